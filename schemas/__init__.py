@@ -1,0 +1,1 @@
+"""JSON Schemas of the topic messages (the public API), shipped as package data."""

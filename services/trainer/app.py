@@ -1,0 +1,134 @@
+"""The trainer as a faust-streaming app.
+
+* agent ``store_traces``: consumes the traces topic in batches (``noack_take``), hands each batch
+  to :meth:`TrainerRuntime.process` in a worker thread (decode → store with fsync → live monitor
+  → drift watch) and acknowledges the events only afterwards, so faust commits only offsets whose
+  traces are durable (at-least-once; the store dedupes re-deliveries).
+* timer ``beat`` (1 s): liveness for ``/healthz`` and the Redis heartbeat that tells
+  ``tracer-stream trainer refit`` a trainer is running.
+* timer ``check_refits`` (``refit_check_interval_s``): evaluates the refit triggers and runs the
+  due refits in a spawned worker process (the fit never blocks the event loop).
+
+No faust tables: durable state lives in the trace store and in Redis (``infra-facts.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, cast
+
+import faust
+from faust.types import StreamT
+from prometheus_client import CollectorRegistry
+
+from tracer_stream.config import KafkaSettings, TrainerSettings
+from tracer_stream.services.trainer.runtime import TrainerRuntime
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.5
+
+
+def _credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """faust's form of the librdkafka security settings."""
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=kafka.ssl_ca_location)
+        if kafka.ssl_certificate_location:
+            password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
+            context.load_cert_chain(kafka.ssl_certificate_location, kafka.ssl_key_location,
+                                    password)
+    if kafka.security_protocol.startswith("SASL"):
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
+                                     mechanism=kafka.sasl_mechanism or "PLAIN",
+                                     ssl_context=context)
+    return faust.SSLCredentials(context) if context is not None else None
+
+
+def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
+    """The faust app wired to ``runtime``."""
+    kafka = settings.kafka
+    app = faust.App(
+        settings.group_id,
+        broker=[f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",")],
+        broker_credentials=_credentials(kafka),
+        broker_client_id=f"{kafka.client_id}-trainer",
+        broker_session_timeout=kafka.session_timeout_ms / 1000,
+        broker_heartbeat_interval=kafka.heartbeat_interval_ms / 1000,
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        store="memory://",
+        datadir=str(settings.state_dir / "faust"),
+        web_enabled=False,
+        autodiscover=False,
+    )
+    traces = app.topic(settings.topics.name("traces"), value_serializer="raw",
+                       key_serializer="raw", partitions=settings.topics.partitions)
+
+    @app.agent(traces)
+    async def store_traces(stream: StreamT[Any]) -> None:
+        await runtime.recovered.wait()
+        batches = cast(faust.Stream[Any], stream).noack_take(BATCH_MAX, within=BATCH_WITHIN_S)
+        async for events in batches:
+            await asyncio.to_thread(runtime.process, [e.value for e in events])
+            for event in events:
+                await stream.ack(event)
+
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        runtime.assigned = any(tp.topic == traces.get_topic_name() for tp in assigned)
+
+    # mypy cannot match an async def against the union of callables faust's stub declares
+    app.on_partitions_assigned.connect(cast(Any, on_assigned))
+
+    @app.task
+    async def recover() -> None:
+        await asyncio.to_thread(runtime.recover)
+        runtime.recovered.set()
+        log.info("trainer recovered: %s", {t: runtime.store.count(t)
+                                           for t in runtime.store.tasks()})
+
+    @app.timer(interval=1.0)
+    async def beat() -> None:
+        runtime.heartbeat.beat()
+        await asyncio.to_thread(runtime.state.beat)
+
+    @app.timer(interval=settings.refit_check_interval_s)
+    async def check_refits() -> None:
+        if runtime.refitting or not runtime.recovered.is_set():
+            return
+        due = await asyncio.to_thread(runtime.due_refits)
+        if due:
+            runtime.refits = app.add_future(runtime.run_refits(due))
+
+    return app
+
+
+def run(settings: TrainerSettings) -> int:
+    """Run the trainer until SIGTERM/SIGINT; returns the exit code."""
+    from tracer_stream.bus import ensure_topics
+    from tracer_stream.obs import ServiceHTTP
+
+    ensure_topics(settings.kafka, settings.topics)
+    metrics = CollectorRegistry()
+    runtime = TrainerRuntime(settings, metrics)
+    app = build_app(settings, runtime)
+    http = ServiceHTTP(settings.http_host, settings.http_port, healthy=runtime.healthy,
+                       ready=runtime.ready, registry=metrics).start()
+    log.info("trainer: probes and metrics on http://%s:%d, store %s", settings.http_host,
+             http.port, runtime.store.root)
+    worker = faust.Worker(app, loglevel=logging.getLogger().getEffectiveLevel(), quiet=True,
+                          override_logging=False, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        http.stop()
+        runtime.close()
+    return 0

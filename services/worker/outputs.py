@@ -1,0 +1,120 @@
+"""What one LLM request turns into: a label (for the requester) and a trace, or a dead
+letter. Pure functions of their inputs, so the rules are easy to read and to test."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Literal
+
+from tracer_stream.config import TopicSettings
+from tracer_stream.contracts import DeadLetter, LLMRequest, Message, RoutedLabel, Trace, now
+from tracer_stream.llm import Answer, TeacherError
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_DETAIL_CHARS = 4000
+
+Encoding = Literal["utf-8", "base64"]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A message to produce: topic, key, message; ``kind`` names it for the metrics."""
+
+    topic: str
+    key: str | None
+    message: Message
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input record came from, for dead letters."""
+
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    value: bytes | None
+
+
+def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: TopicSettings,
+             started_at: float) -> list[Output]:
+    """The requester's label (only when ``answer_requester``) and always a trace."""
+    outputs = []
+    finished = now()
+    if request.answer_requester:
+        timings = {
+            "queue_ms": _ms(started_at - request.created_at),
+            "llm_ms": round(answer.latency_ms, 3),
+            "total_ms": _ms(finished - (request.received_at or request.created_at)),
+        }
+        label = RoutedLabel(
+            request_id=request.request_id, task=request.task, label=answer.label, source="llm",
+            model_version=request.model_version, accept_score=request.accept_score,
+            reason=request.reason, timings=timings, metadata=request.metadata,
+        )
+        outputs.append(Output(request.reply_topic or topics.name("labels"), request.request_id,
+                              label, "label"))
+    trace = Trace(
+        request_id=request.request_id, task=request.task, text=request.text,
+        label=answer.label, audit=request.audit, gate_accepted=request.gate_accepted,
+        surrogate_label=request.surrogate_label, accept_score=request.accept_score,
+        model_version=request.model_version, embedding=request.embedding,
+        embedder_id=request.embedder_id, teacher=teacher,
+        latency_ms=round(answer.latency_ms, 3), cost_usd=answer.usage.cost_usd,
+        input_tokens=answer.usage.input_tokens, output_tokens=answer.usage.output_tokens,
+    )
+    outputs.append(Output(topics.name("traces"), request.request_id, trace, "trace"))
+    return outputs
+
+
+def llm_failure(request: LLMRequest, error: TeacherError, *, origin: Origin,
+                topics: TopicSettings) -> Output:
+    """The dead letter of a request the teacher could not label."""
+    reason = failure_reason(error)
+    detail = f"[{error.reason}] {error.message}"
+    if error.raw_answer is not None:
+        detail += f" | raw answer: {error.raw_answer}"
+    return dead_letter(reason, detail, origin=origin, topics=topics,
+                       request_id=request.request_id, task=request.task)
+
+
+def failure_reason(error: TeacherError) -> str:
+    """``unparseable_answer`` keeps its reason; every other teacher failure is
+    ``llm_failure`` with the specific cause (``http_401``, ``timeout`` ...) in the detail."""
+    return "unparseable_answer" if error.reason == "unparseable_answer" else "llm_failure"
+
+
+def dead_letter(reason: str, detail: str, *, origin: Origin, topics: TopicSettings,
+                request_id: str | None = None, task: str | None = None,
+                field: str | None = None) -> Output:
+    """A dead letter carrying the original record (UTF-8 or base64, truncated if huge)."""
+    payload, encoding, truncated = _payload(origin.value)
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = detail[:MAX_DETAIL_CHARS] + "…"
+    letter = DeadLetter(
+        stage="worker", reason=reason, detail=detail, request_id=request_id, task=task,
+        field=field, source_topic=origin.topic, source_partition=origin.partition,
+        source_offset=origin.offset, payload=payload, payload_encoding=encoding,
+        payload_truncated=truncated or None,
+    )
+    return Output(topics.name("dead_letter"), request_id, letter, "dead_letter")
+
+
+def _payload(value: bytes | None) -> tuple[str | None, Encoding | None, bool]:
+    if value is None:
+        return None, None, False
+    truncated = len(value) > MAX_PAYLOAD_BYTES
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(value[:MAX_PAYLOAD_BYTES]).decode("ascii"), "base64", truncated
+    return value[:MAX_PAYLOAD_BYTES].decode("utf-8", errors="ignore"), "utf-8", truncated
+
+
+def _ms(seconds: float) -> float:
+    return round(max(seconds, 0.0) * 1000.0, 3)
+
+
+__all__ = ["MAX_PAYLOAD_BYTES", "Origin", "Output", "answered", "dead_letter", "failure_reason",
+           "llm_failure"]

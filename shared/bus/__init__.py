@@ -1,0 +1,7 @@
+"""Kafka plumbing: topic administration, an acknowledged producer, a micro-batch consumer."""
+
+from tracer_stream.bus.admin import ensure_topics
+from tracer_stream.bus.consumer import BatchConsumer
+from tracer_stream.bus.producer import Producer
+
+__all__ = ["BatchConsumer", "Producer", "ensure_topics"]

@@ -1,0 +1,177 @@
+"""``tracer-stream model list|show|promote|rollback TASK [VERSION]``: a task's model versions.
+
+* ``list TASK`` — every version: certified, α, δ, coverage on calibration, which is current.
+* ``show TASK [VERSION]`` — one version (default: current): certificate, data, how it compared
+  with its parent, per-label coverage deltas, and for the current version the gate state and the
+  live monitor (audited agreement, its confidence sequence, the wealth and its alarm level).
+  ``--json`` prints everything, including the report.
+* ``promote TASK VERSION`` / ``rollback TASK [VERSION]`` — make a version current and announce it
+  on the models topic (rollback defaults to the version served before the current one). Either
+  reopens a closed gate: the version is served afresh and monitored from zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracer_stream.registry import Registry
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("model", help="list, show, promote or roll back model versions")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="every version of TASK")
+    listing.add_argument("task")
+    show = actions.add_parser("show", help="one version of TASK (default: current)")
+    show.add_argument("task")
+    show.add_argument("version", nargs="?")
+    show.add_argument("--json", action="store_true", help="everything, as JSON")
+    promote = actions.add_parser("promote", help="make VERSION current")
+    promote.add_argument("task")
+    promote.add_argument("version")
+    promote.add_argument("--force", action="store_true", help="even if it is not certified")
+    rollback = actions.add_parser("rollback", help="go back to VERSION (default: the previous)")
+    rollback.add_argument("task")
+    rollback.add_argument("version", nargs="?")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tracer_stream.cli.task import _registry
+
+    registry = _registry()
+    try:
+        if args.action == "list":
+            return _list(registry, args.task)
+        if args.action == "show":
+            return _show(registry, args.task, args.version, as_json=args.json)
+        return _switch(registry, args)
+    finally:
+        registry.close()
+
+
+def _list(registry: Registry, task: str) -> int:
+    versions = registry.versions(task)
+    if not versions:
+        print(f"no versions of {task}")
+        return 0
+    current = registry.current(task)
+    print(f"  {'version':8} {'certified':>9} {'alpha':>6} {'delta':>9} {'coverage':>8} "
+          f"{'n_cal':>6}  created")
+    for version in versions:
+        m = registry.manifest(task, version)
+        mark = "*" if version == current else " "
+        print(f"{mark} {version:8} {m.get('certified')!s:>9} {m.get('alpha', '-')!s:>6} "
+              f"{_num(m.get('delta'), '.2e'):>9} {_num(m.get('coverage'), '.3f'):>8} "
+              f"{m.get('n_cal', '-')!s:>6}  {m.get('created_at', '')}")
+    return 0
+
+
+def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) -> int:
+    import orjson
+
+    from tracer_stream.config import RedisSettings
+    from tracer_stream.errors import RegistryError
+    from tracer_stream.training.guard import Watch
+    from tracer_stream.training.state import TrainerState
+
+    current = registry.current(task)
+    version = version or current
+    if version is None:
+        raise RegistryError("task has no current version; name one", task=task)
+    manifest = registry.manifest(task, version)
+    live = None
+    if version == current:
+        raw = TrainerState(registry.client, RedisSettings().key_prefix).load_monitor(task)
+        watch = Watch.from_json(raw) if raw else None
+        live = watch.summary() if watch is not None and watch.version == version else None
+    gate = registry.gate(task) if version == current else None
+    if as_json:
+        print(orjson.dumps({"manifest": manifest, "current": version == current, "gate": gate,
+                            "live_monitor": live, "report": registry.report(task, version)},
+                           option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
+        return 0
+    for line in _describe(version, manifest, current, gate, live):
+        print(line)
+    return 0
+
+
+def _describe(version: str, m: dict[str, Any], current: str | None, gate: dict[str, Any] | None,
+              live: dict[str, Any] | None) -> list[str]:
+    trainer = m.get("trainer", {})
+    lines = [
+        f"{m.get('task')} {version}{'  (current)' if version == current else ''}",
+        f"certificate  alpha={m.get('alpha')} delta={_num(m.get('delta'), '.3g')} "
+        f"certified={m.get('certified')} family={m.get('family')} surrogate={m.get('surrogate')}",
+        f"calibration  n_cal={m.get('n_cal')} accepted={m.get('n_accepted')} "
+        f"disagreements={m.get('disagreements')} coverage={_num(m.get('coverage'), '.3f')} "
+        f"agreement={_num(m.get('agreement'), '.4f')}",
+        f"data         traces={m.get('n_traces')} train={m.get('n_train')} "
+        f"embedder={m.get('embedder', {}).get('id')} parent={m.get('parent_version')}",
+    ]
+    if trainer:
+        lines.append(f"refit        trigger={trainer.get('trigger')} "
+                     f"gate_test={trainer.get('gate_test')} "
+                     f"delta_k={_num(trainer.get('delta_k'), '.3g')} "
+                     f"decision: {trainer.get('comparison', {}).get('reason')}")
+    deltas = m.get("coverage_deltas") or {}
+    if deltas:
+        lines.append("per label    n  coverage  parent  delta")
+        for label, d in deltas.items():
+            lines.append(f"  {label:24} {d['n']:>5} {_num(d['coverage'], '.3f'):>8} "
+                         f"{_num(d['parent_coverage'], '.3f'):>7} {_num(d['delta'], '+.3f'):>6}")
+    if gate is not None:
+        lines.append(f"gate         {'open' if gate['open'] else 'CLOSED'} {gate['reason']}")
+    if gate is not None and live is None:
+        lines.append("live monitor no audited handled request of this version yet")
+    if live is not None:
+        lo, hi = live["confidence_sequence"]
+        lines.append(f"live monitor audited={live['audited']} "
+                     f"agreement={_num(live['agreement'], '.4f')} "
+                     f"confidence sequence=[{lo:.4f}, {hi:.4f}] (1-delta={1 - live['delta']:g}) "
+                     f"wealth={live['wealth']:.3g} (alarm at {live['alarm_at_wealth']:.0f})"
+                     f"{' ALARM' if live['alarm'] else ''}")
+    return lines
+
+
+def _switch(registry: Registry, args: argparse.Namespace) -> int:
+    from tracer_stream.config import KafkaSettings, TopicSettings
+    from tracer_stream.errors import RegistryError
+    from tracer_stream.training.publish import Announcer, make_current
+
+    task, version = args.task, args.version
+    if args.action == "rollback" and version is None:
+        version = _previous(registry, task)
+    manifest = registry.manifest(task, version)  # raises for an unknown version
+    if args.action == "promote" and not manifest.get("certified") and not args.force:
+        raise RegistryError("version is not certified (use --force to serve it anyway)",
+                            task=task, version=version)
+    announcer = Announcer(KafkaSettings(), TopicSettings())
+    try:
+        announced = make_current(registry, announcer, task, version, action=args.action,
+                                 reason=f"tracer-stream model {args.action}")
+    finally:
+        announcer.close()
+    print(f"{task}: {version} is current ({args.action}, "
+          + ("announced)" if announced else "NOT announced: routers pick it up from the "
+             "registry at their next refresh)"))
+    return 0
+
+
+def _previous(registry: Registry, task: str) -> str:
+    """The version that was current before the current one."""
+    from tracer_stream.errors import RegistryError
+
+    current = registry.current(task)
+    for event in registry.history(task, limit=1000):
+        if event.get("action") in ("promote", "rollback") and event.get("version") == current:
+            if event.get("previous"):
+                return str(event["previous"])
+            break
+    raise RegistryError("no previous version to roll back to", task=task, current=current)
+
+
+def _num(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)

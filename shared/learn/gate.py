@@ -1,0 +1,228 @@
+"""The parity gate of ``gate.md``: exact binomial tests in a fixed sequence (Learn-then-Test).
+
+Calibration item i has an acceptor score sᵢ and a disagreement eᵢ = 1[surrogate ≠ teacher]. A
+threshold λ accepts the nλ items with sᵢ ≥ λ, kλ of which disagree. The null "parity fails at λ"
+(true disagreement on handled traffic > ε = 1 − α) is tested with the exact p-value
+``binom.cdf(kλ, nλ, ε)``. The grid λ₁ > λ₂ > … is fixed before calibration; thresholds that accept
+fewer than ``n_min`` items are skipped (that depends on scores only); from the first testable one
+on, each threshold is certified while its p-value is ≤ δ and the walk stops at the first that is
+not. The last certified threshold is the gate's threshold.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> scores = rng.random(2000)
+>>> errors = rng.random(2000) < 0.2 * (1 - scores)     # disagreement falls with the score
+>>> result = certify(scores, errors, threshold_grid(rng.random(5000)), alpha=0.9, delta=0.05)
+>>> result.certified, round(result.coverage, 2)
+(True, 0.91)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom
+
+from ..errors import LearnError
+
+NEG_INF = -math.inf
+
+
+def n_min(alpha: float, delta: float) -> int:
+    """Fewest accepted items with which a test at (α, δ) can pass: ⌈ln δ / ln(1 − ε)⌉.
+
+    >>> n_min(0.95, 0.05), n_min(0.99, 0.05)
+    (59, 299)
+    """
+    return math.ceil(math.log(delta) / math.log(alpha))
+
+
+def spend_delta(delta: float, k: int) -> float:
+    """δₖ = δ·6/(π²k²) for the k-th certified refit (k ≥ 1); the δₖ sum to δ over all refits.
+
+    >>> round(spend_delta(0.05, 1), 4), round(spend_delta(0.05, 10), 6)
+    (0.0304, 0.000304)
+    """
+    if k < 1:
+        raise LearnError("refits are counted from 1", k=k)
+    return delta * 6.0 / (math.pi**2 * k**2)
+
+
+def p_value(k: int | np.ndarray, n: int | np.ndarray, alpha: float) -> np.ndarray:
+    """Exact p-value of "disagreement > 1 − α" from integer counts: P(Binomial(n, 1 − α) ≤ k)."""
+    return np.asarray(binom.cdf(np.asarray(k), np.asarray(n), 1.0 - alpha), dtype=float)
+
+
+def threshold_grid(reference_scores: np.ndarray, size: int = 200) -> np.ndarray:
+    """A strict-to-lenient threshold grid from scores that are NOT calibration scores.
+
+    The thresholds are quantiles of ``reference_scores`` at evenly spaced acceptance rates
+    (1/size, 2/size, …), de-duplicated, followed by −∞ (accept everything).
+    """
+    ref = np.asarray(reference_scores, dtype=float)
+    ref = ref[np.isfinite(ref)]
+    if ref.size == 0:
+        return np.array([NEG_INF])
+    levels = 1.0 - np.arange(1, size) / size
+    grid = np.unique(np.quantile(ref, levels))[::-1]
+    return np.concatenate([grid, [NEG_INF]])
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of one fixed-sequence walk at (α, δ) on a calibration set.
+
+    ``threshold`` is None when nothing was certified; then ``reason`` says why and
+    ``traces_needed`` how many more calibration-eligible traces are expected to be needed
+    (None when more data would not help, e.g. the surrogate is below α everywhere).
+    """
+
+    alpha: float
+    delta: float
+    certified: bool
+    threshold: float | None
+    n_cal: int
+    n_accepted: int
+    disagreements: int
+    coverage: float
+    agreement: float | None
+    p_value: float | None
+    n_min: int
+    n_tested: int
+    reason: str | None
+    traces_needed: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if out["threshold"] is not None and math.isinf(out["threshold"]):
+            out["threshold"] = "-inf"
+        return out
+
+
+def counts_on_grid(
+    scores: np.ndarray, errors: np.ndarray, grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nλ, kλ) for every λ of the grid: accepted items and disagreements among them."""
+    s = np.asarray(scores, dtype=float)
+    e = np.asarray(errors, dtype=bool)
+    keep = ~np.isnan(s)  # NaN: never accepted (novel inputs), whatever the threshold
+    s, e = s[keep], e[keep]
+    order = np.argsort(-s, kind="stable")
+    s_desc = s[order]
+    cum_k = np.concatenate([[0], np.cumsum(e[order])])
+    # number of items with s >= λ, for descending s: position of λ in -s
+    n = np.searchsorted(-s_desc, -np.asarray(grid, dtype=float), side="right")
+    return n.astype(np.int64), cum_k[n].astype(np.int64)
+
+
+def certify(
+    scores: np.ndarray,
+    errors: np.ndarray,
+    grid: np.ndarray,
+    *,
+    alpha: float,
+    delta: float,
+    n_cal: int | None = None,
+) -> GateResult:
+    """Run the fixed-sequence walk of ``gate.md`` and return its certificate.
+
+    Parameters
+    ----------
+    scores
+        Acceptor scores of the calibration items (NaN for items the policy never accepts,
+        e.g. novel inputs; they still count in ``n_cal``).
+    errors
+        Disagreement of each calibration item (surrogate ≠ teacher).
+    grid
+        Thresholds, strict to lenient, fixed before looking at the calibration disagreements.
+    n_cal
+        Calibration traces the set came from (defaults to ``len(scores)``); used for coverage
+        and for the traces-needed estimate when ``scores`` is a sub-population (RSB stage 2).
+    """
+    total = len(scores) if n_cal is None else n_cal
+    need = n_min(alpha, delta)
+    n, k = counts_on_grid(scores, errors, grid)
+    certified_idx, last_p, n_tested = walk(n, k, alpha, delta)
+    if certified_idx is not None:
+        na, ka = int(n[certified_idx]), int(k[certified_idx])
+        return GateResult(
+            alpha=alpha, delta=delta, certified=True, threshold=float(grid[certified_idx]),
+            n_cal=total, n_accepted=na, disagreements=ka,
+            coverage=na / total if total else 0.0, agreement=1.0 - ka / na,
+            p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
+        )
+    reason, more = closed_reason(n, k, total, alpha, delta)
+    return GateResult(
+        alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
+        n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
+        n_min=need, n_tested=n_tested, reason=reason, traces_needed=more,
+    )
+
+
+def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float
+         ) -> tuple[int | None, float | None, int]:
+    """The fixed-sequence walk over grid counts: (last certified index, its p-value, tests run).
+
+    Thresholds with fewer than ``n_min`` accepted items are skipped; from the first testable one
+    on, the walk certifies while p ≤ δ and stops at the first p > δ.
+    """
+    testable = np.flatnonzero(n >= n_min(alpha, delta))
+    if testable.size == 0:
+        return None, None, 0
+    p = p_value(k[testable], n[testable], alpha)
+    failed = np.flatnonzero(p > delta)
+    n_pass = int(failed[0]) if failed.size else int(testable.size)
+    n_tested = min(int(testable.size), n_pass + 1)
+    if n_pass == 0:
+        return None, None, n_tested
+    return int(testable[n_pass - 1]), float(p[n_pass - 1]), n_tested
+
+
+def closed_reason(
+    n: np.ndarray, k: np.ndarray, n_cal: int, alpha: float, delta: float
+) -> tuple[str, int | None]:
+    """Why a walk certified nothing, and how many more traces are expected to be needed.
+
+    For the grid thresholds whose observed disagreement rate is below ε (among those with at
+    least ``n_min`` accepted items, or all of them when none has), the calibration size at which
+    an exact test with that rate and acceptance share would pass is estimated; the smallest,
+    minus ``n_cal``, is the answer. None when no threshold's observed rate is below ε.
+    """
+    need = n_min(alpha, delta)
+    if n_cal == 0 or int(n.max(initial=0)) == 0:
+        return "no_calibration_data", need
+    reason = "too_few_accepted" if int(n.max()) < need else "insufficient_evidence"
+    usable = (n >= need) if reason == "insufficient_evidence" else (n > 0)
+    rate = k / np.maximum(n, 1)
+    cand = np.flatnonzero(usable & (rate < 1.0 - alpha))
+    if cand.size == 0:
+        return "agreement_below_target", None
+    total = accepted_needed(rate[cand], alpha, delta) / (n[cand] / n_cal)
+    return reason, max(1, math.ceil(float(total.min())) - n_cal)
+
+
+def accepted_needed(rate: np.ndarray | float, alpha: float, delta: float) -> np.ndarray:
+    """Smallest accepted count m with ``binom.cdf(⌊rate·m⌋, m, ε) ≤ δ``, per rate (< ε).
+
+    Vectorised doubling then bisection; capped at 10⁹ for rates just below ε.
+    """
+    r = np.atleast_1d(np.asarray(rate, dtype=float))
+    cap = 10**9
+
+    def passes(m: np.ndarray) -> np.ndarray:
+        return p_value(np.floor(r * m), m, alpha) <= delta
+
+    hi = np.full(r.shape, float(n_min(alpha, delta)))
+    while not (ok := passes(hi) | (hi >= cap)).all():
+        hi = np.where(ok, hi, np.minimum(hi * 2, cap))
+    lo = np.maximum(np.floor(hi / 2), n_min(alpha, delta) - 1)
+    lo = np.where(hi <= n_min(alpha, delta), hi - 1, lo)
+    while (hi - lo > 1).any():
+        mid = np.floor((lo + hi) / 2)
+        ok = passes(mid)
+        hi = np.where(ok & (hi - lo > 1), mid, hi)
+        lo = np.where(~ok & (hi - lo > 1), mid, lo)
+    return hi.astype(np.int64)

@@ -1,0 +1,87 @@
+"""The zoo sweep: every member fitted once on the training split, judged on validation.
+
+Members are fitted in parallel threads, each with single-threaded BLAS (numpy releases the GIL
+in its kernels; threaded BLAS on small matrices mostly spins). Per member, the acceptor is
+fitted on the validation rows twice over: cross-fitted in two folds for honest selection
+scores, and on all rows for deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .acceptor import Acceptor, features
+from .artefact import Member
+from .selection import ValidationView
+from .zoo import Surrogate, full_proba
+
+
+@dataclass
+class SweepResult:
+    """One fitted member: deployable parts, honest validation view, deployed validation scores."""
+
+    member: Member
+    view: ValidationView
+    val_scores: np.ndarray
+
+
+@dataclass
+class SweepData:
+    """The rows a sweep sees (integer labels, validation similarities and novelty flags)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    S_val: np.ndarray
+    novel_val: np.ndarray
+    n_labels: int
+
+
+def sweep(zoo: list[Surrogate], data: SweepData, *, seed: int, n_jobs: int,
+          report: Callable[[str, float], None]) -> dict[str, SweepResult]:
+    """Fit every member (in parallel threads) and return results keyed by member name."""
+    workers = max(1, min(n_jobs or (os.cpu_count() or 1), len(zoo)))
+    done: list[str] = []
+
+    def one(i: int, model: Surrogate) -> SweepResult:
+        result = _fit_member(model, data, np.random.default_rng([seed, i]))
+        done.append(model.name)
+        report(f"fitted {model.name}", len(done) / (len(zoo) + 1))
+        return result
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, range(len(zoo)), zoo))
+    return {model.name: res for model, res in zip(zoo, results, strict=True)}
+
+
+def _fit_member(model: Surrogate, data: SweepData, rng: np.random.Generator) -> SweepResult:
+    model.fit(data.X_train, data.y_train)
+    dense, pred = features(full_proba(model, data.X_val, data.n_labels), data.S_val)
+    agree = pred == data.y_val
+    honest = _cross_fitted_scores(dense, pred, agree, data.n_labels, rng)
+    acceptor = Acceptor(data.n_labels).fit(dense, pred, agree)
+    novel = data.novel_val
+    return SweepResult(
+        member=Member(model, acceptor),
+        view=ValidationView(pred, np.where(novel, np.nan, honest), ~agree),
+        val_scores=np.where(novel, np.nan, acceptor.score(dense, pred)),
+    )
+
+
+def _cross_fitted_scores(dense: np.ndarray, pred: np.ndarray, agree: np.ndarray,
+                         n_labels: int, rng: np.random.Generator) -> np.ndarray:
+    """Acceptor scores of every validation row from an acceptor that did not see it (2 folds)."""
+    fold = rng.random(len(pred)) < 0.5
+    if fold.all() or not fold.any():
+        return Acceptor(n_labels).fit(dense, pred, agree).score(dense, pred)
+    out = np.empty(len(pred))
+    for part in (fold, ~fold):
+        acc = Acceptor(n_labels).fit(dense[~part], pred[~part], agree[~part])
+        out[part] = acc.score(dense[part], pred[part])
+    return out

@@ -1,0 +1,154 @@
+"""The Redis registry: task definitions, versioned model blobs with an alias ``current``, the
+promotion history, and each task's gate state.
+
+Key layout (``P`` is the configured key prefix, default ``tracer:``)::
+
+    P tasks                          set of task names
+    P task:{task}                    task definition (JSON)
+    P model:{task}:seq               version counter (versions are v1, v2, ...)
+    P model:{task}:versions          list of versions, oldest first
+    P model:{task}:blob:{version}    signed artefact bytes (authenticated by the learning core)
+    P model:{task}:manifest:{version}  the artefact manifest (JSON), readable without the blob
+    P model:{task}:current           the version routers serve
+    P model:{task}:history           promotion/rollback/gate/trainer events (JSON), newest first
+    P model:{task}:report:{version}  the version's report (JSON), written by the trainer
+    P gate:{task}                    hash: open (0/1), reason, since
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import redis
+
+from tracer_stream.config import RedisSettings
+from tracer_stream.errors import RegistryError
+from tracer_stream.tasks import Task
+
+
+class Registry:
+    """Tasks, models and gate state of one deployment, stored in Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "tracer:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> Registry:
+        client = redis.Redis.from_url(settings.url.get_secret_value(), **settings.client_kwargs())
+        return cls(client, settings.key_prefix)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # tasks -------------------------------------------------------------------------------
+    def put_task(self, task: Task) -> None:
+        pipe = self.client.pipeline()
+        pipe.set(self._k("task", task.name), task.to_json())
+        pipe.sadd(self._k("tasks"), task.name)
+        pipe.execute()
+
+    def get_task(self, name: str) -> Task | None:
+        raw = self.client.get(self._k("task", name))
+        return None if raw is None else Task.from_json(raw)
+
+    def list_tasks(self) -> list[Task]:
+        names = sorted(_text(n) for n in self.client.smembers(self._k("tasks")))
+        return [t for t in (self.get_task(n) for n in names) if t is not None]
+
+    # models ------------------------------------------------------------------------------
+    def add_version(self, task: str, blob: bytes, manifest: dict[str, Any]) -> str:
+        """Store a new model version (not yet current) and return its name."""
+        version = f"v{self.client.incr(self._k('model', task, 'seq'))}"
+        manifest = {**manifest, "version": version, "task": task}
+        pipe = self.client.pipeline()
+        pipe.set(self._k("model", task, "blob", version), blob)
+        pipe.set(self._k("model", task, "manifest", version),
+                 orjson.dumps(manifest, option=orjson.OPT_SERIALIZE_NUMPY))
+        pipe.rpush(self._k("model", task, "versions"), version)
+        pipe.execute()
+        return version
+
+    def versions(self, task: str) -> list[str]:
+        return [_text(v) for v in self.client.lrange(self._k("model", task, "versions"), 0, -1)]
+
+    def manifest(self, task: str, version: str) -> dict[str, Any]:
+        raw = self.client.get(self._k("model", task, "manifest", version))
+        if raw is None:
+            raise RegistryError("no such model version", task=task, version=version)
+        return orjson.loads(raw)
+
+    def update_manifest(self, task: str, version: str, **fields: Any) -> None:
+        """Merge fields into a stored manifest (e.g. the report path, live statistics)."""
+        self.client.set(self._k("model", task, "manifest", version),
+                        orjson.dumps({**self.manifest(task, version), **fields}))
+
+    def blob(self, task: str, version: str) -> bytes:
+        raw = self.client.get(self._k("model", task, "blob", version))
+        if raw is None:
+            raise RegistryError("no such model version", task=task, version=version)
+        return raw if isinstance(raw, bytes) else raw.encode()
+
+    def current(self, task: str) -> str | None:
+        raw = self.client.get(self._k("model", task, "current"))
+        return None if raw is None else _text(raw)
+
+    def set_current(self, task: str, version: str, *, action: str = "promote",
+                    reason: str = "") -> None:
+        """Point ``current`` at ``version`` and record the event in the history."""
+        if version not in self.versions(task):
+            raise RegistryError("cannot make an unknown version current", task=task,
+                                version=version)
+        previous = self.current(task)
+        pipe = self.client.pipeline()
+        pipe.set(self._k("model", task, "current"), version)
+        pipe.lpush(self._k("model", task, "history"), orjson.dumps({
+            "action": action, "version": version, "previous": previous, "reason": reason,
+            "at": time.time(),
+        }))
+        pipe.execute()
+
+    def record_event(self, task: str, action: str, *, reason: str = "", **fields: Any) -> None:
+        """Add an event that changes no state (a failed refit, a drift alarm) to the history."""
+        self.client.lpush(self._k("model", task, "history"), orjson.dumps({
+            **fields, "action": action, "reason": reason, "at": time.time()}))
+
+    def put_report(self, task: str, version: str, report: dict[str, Any]) -> None:
+        self.client.set(self._k("model", task, "report", version),
+                        orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY))
+
+    def report(self, task: str, version: str) -> dict[str, Any] | None:
+        raw = self.client.get(self._k("model", task, "report", version))
+        return None if raw is None else orjson.loads(raw)
+
+    def history(self, task: str, limit: int = 50) -> list[dict[str, Any]]:
+        raw = self.client.lrange(self._k("model", task, "history"), 0, limit - 1)
+        return [orjson.loads(r) for r in raw]
+
+    # gate state --------------------------------------------------------------------------
+    def set_gate(self, task: str, *, open_: bool, reason: str) -> None:
+        """Open or close a task's gate (closed: routers defer every request of the task)."""
+        pipe = self.client.pipeline()
+        pipe.hset(self._k("gate", task), mapping={
+            "open": int(open_), "reason": reason, "since": time.time()})
+        pipe.lpush(self._k("model", task, "history"), orjson.dumps({
+            "action": "open_gate" if open_ else "close_gate", "version": self.current(task),
+            "reason": reason, "at": time.time()}))
+        pipe.execute()
+
+    def gate(self, task: str) -> dict[str, Any]:
+        """``{"open": bool, "reason": str, "since": float}``; open by default."""
+        raw = self.client.hgetall(self._k("gate", task))
+        if not raw:
+            return {"open": True, "reason": "", "since": None}
+        return {"open": raw[b"open"] == b"1", "reason": _text(raw[b"reason"]),
+                "since": float(raw[b"since"])}
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw

@@ -1,0 +1,254 @@
+"""One micro-batch through the router: decode → dedupe → resolve tasks → audit draw → embed
+(cached) → surrogate + acceptor per task → outputs. No I/O to Kafka here: the service
+produces :attr:`BatchResult.outputs`, waits for the acknowledgements, then marks
+:attr:`BatchResult.answered` as seen and commits.
+
+Every record yields outputs or a dead letter, except duplicates of an answered request.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from tracer_stream.contracts import ClassificationRequest, decode
+from tracer_stream.errors import ContractError
+from tracer_stream.routing import reasons
+from tracer_stream.routing.cache import EmbeddingCache
+from tracer_stream.routing.dedupe import Deduper, RequestKey
+from tracer_stream.routing.embedders import EmbedderPool
+from tracer_stream.routing.embedding import embed_with_cache
+from tracer_stream.routing.guard import RedisGuard
+from tracer_stream.routing.outputs import Decision, Output, Pending, RouterTopics, emit
+from tracer_stream.routing.records import Record, dead_letter
+from tracer_stream.routing.resolver import Missing, TaskResolver
+from tracer_stream.routing.state import ModelHolder, TaskState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    outputs: list[Output] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    answered: list[RequestKey] = field(default_factory=list)
+    """Requests to mark as seen once ``outputs`` are acknowledged."""
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """What one record produced."""
+
+    outputs: list[Output]
+    decision: Decision
+    answered: RequestKey | None
+
+
+_Item = tuple[int, Record, Pending]
+"""A decoded request with its record's index in the batch."""
+
+
+@dataclass
+class Limits:
+    max_message_bytes: int = 256 * 1024
+    max_text_chars: int = 8192
+    registry_max_staleness_s: float = 60.0
+    """After this long without Redis, last-known gate states are no longer trusted."""
+
+
+class BatchRouter:
+    """Routes micro-batches of raw request records (see the module docstring)."""
+
+    def __init__(self, *, topics: RouterTopics, holder: ModelHolder, resolver: TaskResolver,
+                 embedders: EmbedderPool, cache: EmbeddingCache | None, deduper: Deduper | None,
+                 guard: RedisGuard, limits: Limits | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.topics = topics
+        self.holder = holder
+        self.resolver = resolver
+        self.embedders = embedders
+        self.cache = cache
+        self.deduper = deduper
+        self.guard = guard
+        self.limits = limits or Limits()
+        self.rng = rng or random.Random()
+
+    def route(self, records: Sequence[Record]) -> BatchResult:
+        """Decide every record of one batch (see the module docstring)."""
+        slots: list[_Slot | None] = [None] * len(records)
+        snapshot = self.holder.snapshot()  # one model set for the whole batch
+        items = self._decode(records, time.time(), slots)
+        items = self._dedupe(items, slots)
+        items = self._resolve(items, snapshot, slots)
+        for _i, _record, p in items:
+            if p.state is not None:
+                p.audit = self.rng.random() < p.state.task.audit_rate  # before the gate decides
+        pending = [p for _i, _record, p in items]
+        hits, misses = self._embed(pending)
+        self._score(pending)
+        for i, _record, p in items:
+            outputs, decision = emit(p, self.topics)
+            slots[i] = _Slot(outputs, decision, (p.request.task, p.request.request_id))
+        result = BatchResult(cache_hits=hits, cache_misses=misses)
+        for slot in slots:
+            assert slot is not None, "every record is decided"
+            result.outputs.extend(slot.outputs)
+            result.decisions.append(slot.decision)
+            if slot.answered is not None:
+                result.answered.append(slot.answered)
+        return result
+
+    def _reject(self, record: Record, reason: str, detail: str, *, field: str | None = None,
+                request: ClassificationRequest | None = None,
+                ids: tuple[str | None, str | None] = (None, None)) -> _Slot:
+        request_id, task = (request.request_id, request.task) if request is not None else ids
+        letter = dead_letter(record, reason, detail, field=field, request_id=request_id,
+                             task=task)
+        return _Slot([Output(self.topics.dead_letter, letter, request_id)],
+                     Decision(task, "dead_letter", reason),
+                     None if request is None else (request.task, request.request_id))
+
+    def _decode(self, records: Sequence[Record], received_at: float,
+                slots: list[_Slot | None]) -> list[_Item]:
+        items = []
+        for i, record in enumerate(records):
+            try:
+                request = decode(ClassificationRequest, record.value() or b"",
+                                 max_bytes=self.limits.max_message_bytes)
+            except ContractError as exc:
+                slots[i] = self._reject(record, exc.reason, exc.message, field=exc.field,
+                                        ids=_ids_of_invalid(record.value()))
+                continue
+            if len(request.text) > self.limits.max_text_chars:
+                slots[i] = self._reject(
+                    record, reasons.TEXT_TOO_LONG, f"text has {len(request.text)} characters, "
+                    f"the limit is {self.limits.max_text_chars}", field="text", request=request)
+                continue
+            items.append((i, record, Pending(request, received_at)))
+        return items
+
+    def _dedupe(self, items: list[_Item], slots: list[_Slot | None]) -> list[_Item]:
+        keys = [(p.request.task, p.request.request_id) for _i, _r, p in items]
+        seen = self.deduper.seen(keys) if self.deduper is not None else [False] * len(keys)
+        first: set[RequestKey] = set()
+        kept = []
+        for item, key, answered in zip(items, keys, seen, strict=True):
+            if answered or key in first:
+                slots[item[0]] = _Slot([], Decision(key[0], "duplicate"), None)
+                continue
+            first.add(key)
+            kept.append(item)
+        return kept
+
+    def _resolve(self, items: list[_Item], snapshot: Mapping[str, TaskState],
+                 slots: list[_Slot | None]) -> list[_Item]:
+        states = self.resolver.resolve({p.request.task for _i, _r, p in items}, snapshot)
+        stale = self.guard.seconds_since_ok() > self.limits.registry_max_staleness_s
+        kept = []
+        for i, record, p in items:
+            state, name = states[p.request.task], p.request.task
+            if state is Missing.UNKNOWN:
+                slots[i] = self._reject(record, reasons.UNKNOWN_TASK,
+                                        f"no task named {name!r} is registered "
+                                        "(tracer-stream task apply FILE)",
+                                        field="task", request=p.request)
+                continue
+            if state is Missing.UNREACHABLE_UNSEEN:
+                slots[i] = self._reject(record, reasons.REDIS_UNAVAILABLE,
+                                        f"task {name!r} was never seen and the registry is "
+                                        "unreachable", field="task", request=p.request)
+                continue
+            if isinstance(state, TaskState):
+                p.state = state
+                if state.model is None:
+                    p.defer_with(state.unavailable or reasons.NO_MODEL)
+            else:
+                p.defer_with(reasons.REDIS_UNAVAILABLE)
+            if stale:
+                p.defer_with(reasons.REGISTRY_STALE)
+            kept.append((i, record, p))
+        return kept
+
+    def _embed(self, pending: list[Pending]) -> tuple[int, int]:
+        """Embed every pending text with its task's embedder; returns cache hits, misses."""
+        hits = misses = 0
+        groups: dict[str, list[Pending]] = defaultdict(list)
+        for p in pending:
+            if p.state is not None:  # nothing known about the task: no embedder to use
+                groups[p.state.task.embedder].append(p)
+        for spec, members in groups.items():
+            embedder = self.embedders.get(spec)
+            if embedder is None:
+                for p in members:
+                    p.defer_with(reasons.EMBEDDER_ERROR)
+                continue
+            batch = embed_with_cache(embedder, self.cache, [p.request.text for p in members])
+            hits, misses = hits + batch.hits, misses + batch.misses
+            if batch.rows is None:
+                for p in members:
+                    p.defer_with(reasons.EMBEDDER_ERROR)
+                continue
+            embed_ms = batch.seconds * 1000.0
+            for p, row in zip(members, batch.rows, strict=True):
+                p.row = row
+                p.embedder_id = embedder.identity.id
+                p.timings["embed_ms"] = embed_ms
+        return hits, misses
+
+    def _score(self, pending: list[Pending]) -> None:
+        groups: dict[str, list[Pending]] = defaultdict(list)
+        for p in pending:
+            if p.state is not None and p.state.model is not None and p.row is not None:
+                groups[p.state.name].append(p)
+        for members in groups.values():
+            state = members[0].state
+            assert state is not None and state.model is not None
+            start = time.perf_counter()
+            try:
+                X = np.stack([p.row for p in members if p.row is not None])
+                out = state.model.route(X, alpha=state.task.alpha)
+                labels, scores = list(out.labels), np.asarray(out.scores, dtype=float)
+                accepted, item_reasons = np.asarray(out.accepted, bool), list(out.reasons)
+                if not len(labels) == len(scores) == len(accepted) == len(item_reasons) == len(
+                        members):
+                    raise ValueError(f"route returned {len(labels)} results for {len(members)}")
+            except Exception as exc:  # any surrogate failure defers, never drops
+                log.error("surrogate of task %s version %s failed: %s", state.name,
+                          state.version, exc)
+                for p in members:
+                    p.defer_with(reasons.SURROGATE_ERROR)
+                continue
+            route_ms = (time.perf_counter() - start) * 1000.0
+            for i, p in enumerate(members):
+                score = float(scores[i])
+                p.label, p.score = str(labels[i]), score if math.isfinite(score) else None
+                p.accepted, p.item_reason = bool(accepted[i]), item_reasons[i]
+                p.timings["route_ms"] = route_ms
+                if not state.gate_open:
+                    p.defer_with(reasons.GATE_CLOSED)
+
+
+def _ids_of_invalid(raw: bytes | None) -> tuple[str | None, str | None]:
+    """``request_id`` and ``task`` of a JSON object that failed validation, when they are
+    plausible strings, so that its dead letter can still be matched to the request."""
+    if not raw or len(raw) > 1024 * 1024:
+        return None, None
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    found = [document.get(k) for k in ("request_id", "task")]
+    rid, task = (v if isinstance(v, str) and 0 < len(v) <= 256 else None for v in found)
+    return rid, task

@@ -1,0 +1,125 @@
+"""Building a :class:`TaskState` from the registry: task, current version, gate, model.
+
+Redis errors propagate (the caller decides to keep what it knew); everything wrong with the
+model itself becomes a :class:`TaskState` without a model and with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import redis
+
+from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
+from tracer_stream.registry import Registry
+from tracer_stream.routing import reasons
+from tracer_stream.routing.embedders import EmbedderPool
+from tracer_stream.routing.state import Surrogate, TaskState
+
+log = logging.getLogger(__name__)
+
+ArtefactLoader = Callable[[bytes, bytes], Surrogate]
+
+
+def load_artefact(blob: bytes, signing_key: bytes) -> Surrogate:
+    """Authenticate and load a model blob with the learning core."""
+    from tracer_stream.learn import Artefact
+
+    artefact: Surrogate = Artefact.from_bytes(blob, signing_key)
+    return artefact
+
+
+def certified_at(model: Surrogate, alpha: float) -> bool | None:
+    """Whether the model's frontier certifies ``alpha`` (``None``: α is not on it). Models
+    without a frontier in their manifest answer with their own certificate."""
+    frontier = model.manifest.get("frontier")
+    if not frontier:
+        return model.certified
+    for policy in frontier:
+        if math.isclose(float(policy["alpha"]), alpha, abs_tol=1e-9):
+            return bool(policy["certified"])
+    return None
+
+
+class StateLoader:
+    """Reads one task's state from the registry, reusing an already loaded model version."""
+
+    def __init__(self, registry: Registry, signing_key: bytes, embedders: EmbedderPool, *,
+                 artefact_loader: ArtefactLoader = load_artefact) -> None:
+        self.registry = registry
+        self._key = signing_key
+        self._embedders = embedders
+        self._load_artefact = artefact_loader
+
+    def task_names(self) -> list[str]:
+        """Every registered task (none when a definition is unreadable: tasks already known
+        are still refreshed one by one)."""
+        try:
+            return [t.name for t in self.registry.list_tasks()]
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            log.error("cannot list the registered tasks: %s", exc)
+            return []
+
+    def load(self, name: str, previous: TaskState | None = None) -> TaskState | None:
+        """The task's state now, or ``None`` if the task is not registered (or its stored
+        definition is unreadable, which is logged)."""
+        try:
+            task = self.registry.get_task(name)
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            log.error("task %s has an unreadable definition: %s", name, exc)
+            return None
+        if task is None:
+            return None
+        version = self.registry.current(name)
+        gate = self.registry.gate(name)
+        if previous is not None and previous.version == version and previous.task == task:
+            return previous.with_gate(gate["open"], gate["reason"])
+        state = TaskState(task=task, version=version, gate_open=gate["open"],
+                          gate_reason=gate["reason"])
+        if version is None:
+            return _without(state, reasons.NO_MODEL)
+        try:
+            blob = self.registry.blob(name, version)
+        except RegistryError as exc:  # current points at a version without a blob
+            log.error("task %s: %s", name, exc)
+            return _without(state, reasons.MODEL_INVALID)
+        return self._with_model(state, blob)
+
+    def _with_model(self, state: TaskState, blob: bytes) -> TaskState:
+        where = f"task {state.name} version {state.version}"
+        try:
+            model = self._load_artefact(blob, self._key)
+        except ArtefactAuthError as exc:
+            log.error("%s refused: %s", where, exc)
+            return _without(state, reasons.MODEL_INVALID)
+        except Exception as exc:  # a broken blob must not stop the router
+            log.error("%s cannot be loaded: %s", where, exc)
+            return _without(state, reasons.MODEL_INVALID)
+        certified = certified_at(model, state.task.alpha)
+        if not certified:
+            log.error("%s is not certified at the task's alpha %s; deferring its traffic",
+                      where, state.task.alpha)
+            return _without(state, reasons.UNCERTIFIED if certified is not None
+                            else reasons.ALPHA_NOT_ON_FRONTIER)
+        embedder = self._embedders.get(state.task.embedder)
+        if embedder is None:
+            return _without(state, reasons.EMBEDDER_ERROR)
+        try:
+            model.check_embedder(embedder.identity)
+        except EmbedderError as exc:
+            log.error("%s: %s", where, exc)
+            return _without(state, reasons.EMBEDDER_MISMATCH)
+        log.info("%s loaded (gate %s)", where, "open" if state.gate_open else "closed")
+        return TaskState(task=state.task, version=state.version, model=model,
+                         gate_open=state.gate_open, gate_reason=state.gate_reason)
+
+
+def _without(state: TaskState, reason: str) -> TaskState:
+    return TaskState(task=state.task, version=state.version, unavailable=reason,
+                     gate_open=state.gate_open, gate_reason=state.gate_reason)

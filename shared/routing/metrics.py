@@ -1,0 +1,78 @@
+"""The router's Prometheus metrics (``tracer_stream_router_*``).
+
+Task labels are bounded: names the router does not serve (unknown tasks, undecodable
+records) are counted under ``task="_unknown"`` so that client input cannot grow the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from tracer_stream.routing.batch import BatchResult
+from tracer_stream.routing.state import TaskState
+
+UNKNOWN_TASK = "_unknown"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class RouterMetrics:
+    """Counters, histograms and gauges of one router process."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        p = "tracer_stream_router_"
+        self.requests = Counter(f"{p}requests", "Records consumed, by task and outcome "
+                                "(handled, deferred, dead_letter, duplicate)",
+                                ["task", "outcome"], registry=registry)
+        self.deferred = Counter(f"{p}deferred", "Requests deferred to the LLM, by reason",
+                                ["task", "reason"], registry=registry)
+        self.audits = Counter(f"{p}audit_draws", "Requests drawn for the audit stream",
+                              ["task"], registry=registry)
+        self.dead_letters = Counter(f"{p}dead_letters", "Records dead-lettered, by reason",
+                                    ["reason"], registry=registry)
+        self.batch_size = Histogram(f"{p}batch_size", "Records per micro-batch",
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+                                    registry=registry)
+        self.latency = Histogram(f"{p}latency_seconds", "From receipt of the batch to the "
+                                 "acknowledgement of the request's outputs, by path",
+                                 ["path"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.cache_hits = Counter(f"{p}embedding_cache_hits", "Embeddings read from the cache",
+                                  registry=registry)
+        self.cache_misses = Counter(f"{p}embedding_cache_misses",
+                                    "Embeddings computed (not in the cache)", registry=registry)
+        self.model_info = Gauge(f"{p}model_info", "1 for the model version served per task",
+                                ["task", "version"], registry=registry)
+        self.gate_open = Gauge(f"{p}gate_open", "1 when the task's gate is open",
+                               ["task"], registry=registry)
+        self.redis_up = Gauge(f"{p}redis_up", "1 while Redis answers", registry=registry)
+        self._versions: dict[str, str] = {}
+
+    def observe_batch(self, result: BatchResult, served: Mapping[str, TaskState],
+                      latency_s: float, size: int) -> None:
+        """Count one delivered batch."""
+        self.batch_size.observe(size)
+        self.cache_hits.inc(result.cache_hits)
+        self.cache_misses.inc(result.cache_misses)
+        for d in result.decisions:
+            task = d.task if d.task in served else UNKNOWN_TASK
+            self.requests.labels(task, d.outcome).inc()
+            if d.outcome == "deferred":
+                self.deferred.labels(task, d.reason or "").inc()
+            elif d.outcome == "dead_letter":
+                self.dead_letters.labels(d.reason or "").inc()
+            if d.audit:
+                self.audits.labels(task).inc()
+            if d.outcome in ("handled", "deferred"):
+                self.latency.labels(d.outcome).observe(latency_s)
+
+    def observe_models(self, states: Mapping[str, TaskState]) -> None:
+        """Publish the version and gate state served per task."""
+        for name, state in states.items():
+            version = state.version if state.model is not None else "none"
+            old = self._versions.get(name)
+            if old is not None and old != version:
+                self.model_info.remove(name, old)
+            self._versions[name] = str(version)
+            self.model_info.labels(name, str(version)).set(1)
+            self.gate_open.labels(name).set(1 if state.gate_open else 0)

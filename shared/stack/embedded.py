@@ -1,0 +1,132 @@
+"""The embedded development stack: a Tansu Kafka-protocol broker and a Redis server on
+loopback, with logs and pid files under one state directory.
+
+``up`` is idempotent (a running stack is reported, not duplicated), ``down`` stops exactly the
+processes ``up`` started. The stack is for demos and tests: nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from pydantic import SecretStr
+
+from tracer_stream.bus import ensure_topics
+from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
+from tracer_stream.config.settings import DEFAULT_KAFKA_PORT, DEFAULT_REDIS_PORT
+from tracer_stream.errors import StackError
+from tracer_stream.stack.binaries import redis_binary, tansu_binary
+from tracer_stream.stack.ports import port_open, wait_port
+from tracer_stream.stack.process import ManagedProcess
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    kafka_pid: int | None
+    redis_pid: int | None
+    kafka_port: int
+    redis_port: int
+
+    @property
+    def running(self) -> bool:
+        return self.kafka_pid is not None and self.redis_pid is not None
+
+
+class EmbeddedStack:
+    """Broker + Redis on ``127.0.0.1``; ``kafka`` / ``redis`` give the settings to reach them."""
+
+    def __init__(self, state_dir: Path, kafka_port: int = DEFAULT_KAFKA_PORT,
+                 redis_port: int = DEFAULT_REDIS_PORT, topics: TopicSettings | None = None):
+        self.state_dir = Path(state_dir).absolute()
+        self.kafka_port = kafka_port
+        self.redis_port = redis_port
+        self.topics = topics or TopicSettings()
+        self._broker = ManagedProcess("tansu", self.state_dir)
+        self._redis = ManagedProcess("redis", self.state_dir)
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(bootstrap_servers=f"127.0.0.1:{self.kafka_port}")
+
+    @property
+    def redis(self) -> RedisSettings:
+        return RedisSettings(url=SecretStr(f"redis://127.0.0.1:{self.redis_port}/0"))
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point every tracer-stream process at this stack."""
+        return {
+            "TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
+            "TRACER_STREAM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "TRACER_STREAM_TOPICS_PREFIX": self.topics.prefix,
+        }
+
+    def status(self) -> StackStatus:
+        return StackStatus(self._broker.running_pid(), self._redis.running_pid(),
+                           self.kafka_port, self.redis_port)
+
+    def up(self, timeout_s: float = 20.0) -> dict[str, str]:
+        """Start whatever is not running, wait until both answer, create the topics.
+
+        Returns the topic creation status. Raises :class:`StackError` when a port is taken by a
+        foreign process or a server does not come up (its log path is in the message).
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self._redis.running_pid() is None:
+            self._refuse_taken_port(self.redis_port, "Redis")
+            data_dir = self.state_dir / "redis-data"
+            data_dir.mkdir(exist_ok=True)
+            self._redis.start([
+                str(redis_binary()), "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(data_dir),
+            ])
+        if self._broker.running_pid() is None:
+            self._refuse_taken_port(self.kafka_port, "the Kafka broker")
+            url = f"tcp://127.0.0.1:{self.kafka_port}"
+            self._broker.start([
+                str(tansu_binary()), "broker", "--listener-url", url,
+                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+            ])
+        self._wait_ready(timeout_s)
+        self._write_env_file()
+        return ensure_topics(self.kafka, self.topics)
+
+    def down(self) -> list[str]:
+        """Stop what ``up`` started; returns the names of the processes stopped."""
+        stopped = [p.name for p in (self._broker, self._redis) if p.stop()]
+        (self.state_dir / "stack.env").unlink(missing_ok=True)
+        return stopped
+
+    def _refuse_taken_port(self, port: int, what: str) -> None:
+        if port_open(port):
+            raise StackError(
+                f"port {port} on 127.0.0.1 is already in use, so {what} cannot start there; "
+                "stop the other process or choose another port (--kafka-port/--redis-port)",
+                port=port,
+            )
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for proc, port in ((self._redis, self.redis_port), (self._broker, self.kafka_port)):
+            if not wait_port(port, max(0.1, deadline - time.monotonic())) or (
+                proc.running_pid() is None
+            ):
+                raise StackError(f"{proc.name} did not start; see its log {proc.log_file}",
+                                 log=str(proc.log_file))
+        client = redis.Redis(port=self.redis_port, socket_timeout=2)
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.BusyLoadingError:
+                if time.monotonic() > deadline:
+                    raise StackError("Redis is still loading",
+                                     log=str(self._redis.log_file)) from None
+                time.sleep(0.05)
+        client.close()
+
+    def _write_env_file(self) -> None:
+        lines = [f"export {k}={v}" for k, v in self.env().items()]
+        (self.state_dir / "stack.env").write_text("\n".join(lines) + "\n")

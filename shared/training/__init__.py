@@ -1,0 +1,27 @@
+"""The trainer's library: durable trace store, calibration rules, δ-spending, gated refits,
+publication, the live guarantee monitor and drift detection. ``docs/trainer.md`` explains the
+rules; ``tracer_stream.services.trainer`` wires them into a faust app."""
+
+from tracer_stream.training.calibration import calibration_eligible, calibration_mask
+from tracer_stream.training.drift import DriftWatch
+from tracer_stream.training.guard import LiveGuard, Watch
+from tracer_stream.training.publish import Announcer, close_gate, make_current
+from tracer_stream.training.state import TrainerState
+from tracer_stream.training.store import StoredTrace, TraceStore
+from tracer_stream.training.table import TraceTable, read_after
+
+__all__ = [
+    "Announcer",
+    "DriftWatch",
+    "LiveGuard",
+    "StoredTrace",
+    "TraceStore",
+    "TraceTable",
+    "TrainerState",
+    "Watch",
+    "calibration_eligible",
+    "calibration_mask",
+    "close_gate",
+    "make_current",
+    "read_after",
+]

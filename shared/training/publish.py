@@ -1,0 +1,68 @@
+"""Making a version current and telling the routers: the registry first, then a
+:class:`~tracer_stream.contracts.ModelAnnounce` on the models topic (keyed by task).
+
+Routers that miss an announcement still converge: the registry is the source of truth and the
+announcement only says "look now".
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tracer_stream.bus import Producer
+from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.contracts import ModelAnnounce
+from tracer_stream.contracts.messages import AnnounceAction
+from tracer_stream.errors import BusError
+from tracer_stream.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class Announcer:
+    """Publishes model announcements and waits until the broker acknowledged them."""
+
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+        self._kafka = kafka
+        self._topic = topics.name("models")
+        self._producer: Producer | None = None
+
+    def announce(self, task: str, version: str | None, action: AnnounceAction,
+                 reason: str) -> bool:
+        """Publish and wait for the acknowledgement; False (logged) when Kafka failed — the
+        registry already holds the change, and routers poll it."""
+        if self._producer is None:
+            self._producer = Producer(self._kafka)
+        self._producer.send(self._topic, ModelAnnounce(task=task, version=version, action=action,
+                                                       reason=reason), key=task)
+        try:
+            self._producer.flush_or_raise()
+        except BusError as exc:
+            log.warning("could not announce %s %s of %s: %s", action, version, task, exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
+
+def make_current(registry: Registry, announcer: Announcer, task: str, version: str, *,
+                 action: AnnounceAction, reason: str) -> bool:
+    """Serve ``version`` (``action`` is "promote" or "rollback") and open the task's gate if the
+    live monitor or an operator had closed it: a new version is a new policy, monitored afresh.
+    Returns whether every announcement was acknowledged."""
+    registry.set_current(task, version, action=action, reason=reason)
+    announced = announcer.announce(task, version, action, reason)
+    if not registry.gate(task)["open"]:
+        registry.set_gate(task, open_=True, reason=f"{action} {version}")
+        announced &= announcer.announce(task, version, "open_gate", f"{action} {version}")
+    return announced
+
+
+def close_gate(registry: Registry, announcer: Announcer, task: str, reason: str) -> bool:
+    """Defer every request of ``task`` to the teacher until a version is made current again.
+    Returns whether the announcement was acknowledged."""
+    registry.set_gate(task, open_=False, reason=reason)
+    return announcer.announce(task, registry.current(task), "close_gate", reason)

@@ -1,0 +1,180 @@
+"""A refit of one task from scratch: store → embeddings → fit → gate → compare → publish.
+
+1. Load every committed trace of the task (:class:`~tracer_stream.training.table.TraceTable`).
+2. Calibration rows: eligible traces hashed into the partition
+   (:mod:`tracer_stream.training.calibration`); everything else trains.
+3. δ-spending: the k-th gate test of the task certifies at δₖ = δ·6/(π²k²). A refit that could
+   not certify anyway (fewer calibration traces than n_min(α, δₖ), fewer than 4 training traces,
+   a single label) is skipped *before* the test and spends nothing.
+4. Embeddings stored with the traces are reused when their embedder id is the task's embedder;
+   the other traces are embedded again.
+5. :func:`tracer_stream.learn.fit`. Not certified: the failed candidate is recorded in the
+   registry history with the gate's reason and the traces still needed; the current version
+   keeps serving.
+6. Certified: compared with the current version on the same calibration rows
+   (:mod:`tracer_stream.training.compare`), stored as a new version with its manifest, report
+   and per-label coverage deltas, and made current (announced on the models topic, the gate
+   reopened) only when at least as good.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tracer_stream.config import TrainerSettings
+from tracer_stream.embed import Embedder, load_embedder
+from tracer_stream.errors import TracerStreamError
+from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, n_min, spend_delta
+from tracer_stream.registry import Registry
+from tracer_stream.tasks import Task
+from tracer_stream.training.calibration import calibration_mask
+from tracer_stream.training.compare import Comparison, compare
+from tracer_stream.training.publish import Announcer, make_current
+from tracer_stream.training.state import TrainerState
+from tracer_stream.training.table import TraceTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefitOutcome:
+    """What a refit did (picklable: it crosses the trainer's process pool). ``outcome`` is one
+    of promoted, kept_current, not_certified, too_few_traces, busy, no_task, failed."""
+
+    task: str
+    trigger: str
+    outcome: str
+    reason: str = ""
+    version: str | None = None
+    k: int | None = None
+    delta_k: float | None = None
+    n_traces: int = 0
+    n_calibration: int = 0
+    seq: int = 0
+    fit_seconds: float = 0.0
+
+
+class Refitter:
+    """Runs refits against the store under ``store_root`` and the registry."""
+
+    def __init__(self, settings: TrainerSettings, registry: Registry, state: TrainerState,
+                 announcer: Announcer, store_root: Path) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.state = state
+        self.announcer = announcer
+        self.store_root = store_root
+        self._key = settings.model_signing_key.get_secret_value().encode()
+        self._embedders: dict[str, Embedder] = {}
+
+    def refit(self, task: str, trigger: str) -> RefitOutcome:
+        """Refit ``task`` unless another refit of it holds the lock."""
+        if not self.state.lock(task):
+            return RefitOutcome(task, trigger, "busy", "another refit of the task is running")
+        try:
+            outcome = self._refit(task, trigger)
+        except TracerStreamError as exc:
+            log.exception("refit of %s failed", task)
+            outcome = RefitOutcome(task, trigger, "failed", str(exc),
+                                   seq=self.state.last_refit(task)["seq"])
+            self.registry.record_event(task, "refit_failed", reason=str(exc), trigger=trigger)
+        finally:
+            self.state.unlock(task)
+        self.state.record_refit(task, outcome.seq, outcome.outcome, trigger)
+        log.info("refit %s (%s): %s %s %s", task, trigger, outcome.outcome,
+                 outcome.version or "", outcome.reason)
+        return outcome
+
+    def _refit(self, task: str, trigger: str) -> RefitOutcome:
+        definition = self.registry.get_task(task)
+        if definition is None:
+            return RefitOutcome(task, trigger, "no_task", "task is not registered")
+        table = TraceTable.load(self.store_root, task)
+        cal = calibration_mask(table.request_ids, table.audit, table.model_version,
+                               self.settings.calibration_fraction)
+        out = RefitOutcome(task, trigger, "too_few_traces", n_traces=len(table),
+                           n_calibration=int(cal.sum()),
+                           seq=int(table.seq[-1]) if len(table) else 0)
+        k = self.state.gate_tests(task) + 1
+        needed = n_min(definition.alpha, spend_delta(definition.delta, k))
+        if out.n_calibration < needed or len(table) - out.n_calibration < 4 or len(
+                set(table.labels)) < 2:
+            out.reason = (f"{out.n_calibration} calibration and {len(table) - out.n_calibration}"
+                          f" training traces, {len(set(table.labels))} label(s); a test at "
+                          f"gate test #{k} needs >= {needed} calibration traces")
+            return out
+        out.k = self.state.next_gate_test(task)
+        out.delta_k = spend_delta(definition.delta, out.k)
+        X, ref = self._embeddings(definition, table)
+        parent = self.registry.current(task)
+        started = time.monotonic()
+        art = fit(X, table.labels, embedder=ref, config=FitConfig(
+            alphas=self.settings.alphas, delta=out.delta_k, target_alpha=definition.alpha,
+            calibration_fraction=self.settings.calibration_fraction, zoo=self.settings.zoo,
+            seed=out.k), is_calibration=cal, trace_ids=table.request_ids,
+            parent_version=parent)
+        out.fit_seconds = time.monotonic() - started
+        trainer_info = {"trigger": trigger, "gate_test": out.k, "delta_k": out.delta_k,
+                        "delta_spending": "delta*6/(pi^2 k^2)", "store_seq": out.seq}
+        if not art.certified:
+            manifest = art.manifest
+            out.outcome, out.reason = "not_certified", str(manifest["reason"])
+            self.registry.record_event(task, "refit_rejected", reason=out.reason,
+                                       traces_needed=manifest.get("traces_needed"),
+                                       n_cal=manifest.get("n_cal"), **trainer_info)
+            return out
+        y_cal = [table.labels[i] for i in np.flatnonzero(cal)]
+        parent_art, parent_error = self._parent(task, parent, ref)
+        cmp = compare(art, parent_art, X[cal], y_cal, gate_open=self.registry.gate(task)["open"],
+                      parent_error=parent_error)
+        out.version = self._store(task, art, cmp, trainer_info, X[cal], y_cal,
+                                  [table.texts[i] for i in np.flatnonzero(cal)])
+        if cmp.promote:
+            make_current(self.registry, self.announcer, task, out.version, action="promote",
+                         reason=f"refit ({trigger}): {cmp.reason}")
+            out.outcome, out.reason = "promoted", cmp.reason
+        else:
+            self.registry.record_event(task, "candidate_kept_back", reason=cmp.reason,
+                                       version=out.version, current=parent, **trainer_info)
+            out.outcome, out.reason = "kept_current", cmp.reason
+        return out
+
+    def _embeddings(self, task: Task, table: TraceTable) -> tuple[np.ndarray, EmbedderRef]:
+        if task.embedder not in self._embedders:
+            self._embedders[task.embedder] = load_embedder(task.embedder)
+        embedder = self._embedders[task.embedder]
+        ref = EmbedderRef.from_dict(embedder.identity.to_dict())
+        X, have = table.embeddings(ref.id, ref.dim)
+        missing = np.flatnonzero(~have)
+        if len(missing):
+            log.info("task %s: embedding %d of %d traces with %s", table.task, len(missing),
+                     len(table), ref.id)
+            X[missing] = embedder.embed([table.texts[i] for i in missing])
+        return X, ref
+
+    def _parent(self, task: str, version: str | None, ref: EmbedderRef
+                ) -> tuple[Artefact | None, str | None]:
+        """The current version's artefact, or (None, why it cannot be evaluated)."""
+        if version is None:
+            return None, None
+        try:
+            parent = Artefact.from_bytes(self.registry.blob(task, version), self._key)
+            parent.check_embedder(ref)
+        except TracerStreamError as exc:
+            return None, f"{version}: {exc}"
+        return parent, None
+
+    def _store(self, task: str, art: Artefact, cmp: Comparison, trainer_info: dict[str, Any],
+               X_cal: np.ndarray, y_cal: list[str], texts: list[str]) -> str:
+        manifest = {**art.manifest, "trainer": {**trainer_info, "comparison": {
+            "promote": cmp.promote, "reason": cmp.reason, "candidate": cmp.candidate,
+            "current": cmp.parent}}, "coverage_deltas": cmp.coverage_deltas}
+        version = self.registry.add_version(task, art.to_bytes(self._key), manifest)
+        self.registry.put_report(task, version, art.report_data(X_cal, y_cal, texts))
+        return version

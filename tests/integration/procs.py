@@ -1,0 +1,63 @@
+"""Run tracer-stream services as real subprocesses in integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class ServiceProcess:
+    """``tracer-stream <args>`` in a subprocess with its output in ``log``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._log_handle = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tracer_stream.cli.main", *args], env=env,
+            stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM and wait; SIGKILL if it does not exit. Returns the exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log_handle.close()
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self.proc.kill()
+        self.proc.wait(5)
+        self._log_handle.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.1,
+               what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def env_with(base: dict[str, str], **extra: str) -> dict[str, str]:
+    return {**base, **extra, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
+            "PATH": os.environ.get("PATH", "")}

@@ -1,0 +1,85 @@
+"""The embedded stack as a user drives it: CLI up, kcat produce, library consume, CLI down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracer_stream.bus import BatchConsumer
+from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.contracts import ClassificationRequest, decode
+from tracer_stream.stack import EmbeddedStack, free_port
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def _pids_alive(state_dir: Path) -> list[int]:
+    alive = []
+    for pid_file in state_dir.glob("*.pid"):
+        pid = int(pid_file.read_text().split('"pid": ')[1].split(",")[0])
+        if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text(
+        ).split(")")[-1].split()[0]:
+            alive.append(pid)
+    return alive
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat missing (apt-get install kcat)")
+def test_cli_stack_kcat_roundtrip_leaves_no_process(tmp_path: Path, kcat_env: dict[str, str]
+                                                    ) -> None:
+    state = tmp_path / "state"
+    kport, rport = free_port(), free_port()
+    env = {**os.environ, "TRACER_STREAM_STATE_DIR": str(state),
+           "TRACER_STREAM_TOPICS_PREFIX": "rt."}
+    ports = ["--kafka-port", str(kport), "--redis-port", str(rport)]
+    up = _cli("stack", "up", *ports, env=env)
+    assert up.returncode == 0, up.stderr
+    assert f"TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kport}" in up.stdout
+    try:
+        again = _cli("stack", "up", *ports, env=env)
+        assert again.returncode == 0 and "exists" in again.stdout
+        pids = _pids_alive(state / "stack")
+        assert len(pids) == 2
+
+        request = b'{"schema_version":1,"request_id":"kcat-1","task":"intents","text":"hello"}'
+        produced = subprocess.run(
+            ["kcat", "-P", "-b", f"127.0.0.1:{kport}", "-t", "rt.requests", "-k", "kcat-1"],
+            input=request, env=kcat_env, capture_output=True, timeout=30)
+        assert produced.returncode == 0, produced.stderr
+
+        consumer = BatchConsumer(KafkaSettings(bootstrap_servers=f"127.0.0.1:{kport}"),
+                                 "roundtrip", [TopicSettings(prefix="rt.").name("requests")])
+        try:
+            got: list = []
+            for _ in range(100):
+                got += consumer.poll_batch(10, 0.05, idle_timeout_s=0.2)
+                if got:
+                    break
+        finally:
+            consumer.close()
+        assert len(got) == 1
+        assert got[0].key() == b"kcat-1"
+        message = decode(ClassificationRequest, got[0].value())
+        assert (message.request_id, message.task, message.text) == ("kcat-1", "intents", "hello")
+    finally:
+        down = _cli("stack", "down", env=env)
+    assert down.returncode == 0 and "tansu" in down.stdout and "redis" in down.stdout
+    assert _pids_alive(state / "stack") == []
+    status = _cli("stack", "status", *ports, env=env)
+    assert status.returncode == 3 and "stopped" in status.stdout
+
+
+def test_stack_refuses_a_port_taken_by_someone_else(tmp_path: Path, stack: EmbeddedStack) -> None:
+    from tracer_stream.errors import StackError
+
+    intruder = EmbeddedStack(tmp_path, kafka_port=free_port(), redis_port=stack.redis_port)
+    with pytest.raises(StackError, match=f"port {stack.redis_port}.*already in use"):
+        intruder.up()
+    assert intruder.status().kafka_pid is None and intruder.status().redis_pid is None

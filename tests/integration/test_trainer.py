@@ -1,0 +1,239 @@
+"""The trainer as a subprocess against the real broker and Redis: traces in → a certified version
+published (registry + ModelAnnounce) → a running router answers with it; a failing candidate
+leaves the last good version serving; SIGKILL mid-stream loses no trace and counts none twice
+(store and live monitor)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import confluent_kafka
+import httpx
+import numpy as np
+import pytest
+
+from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.test_router_kit import Collector, Router
+from tests.unit.training.synth import EMBEDDER, LABELS, traffic
+from tracer_stream.bus import Producer
+from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
+from tracer_stream.contracts import ClassificationRequest, ModelAnnounce, RoutedLabel, Trace, decode
+from tracer_stream.registry import Registry
+from tracer_stream.stack import free_port
+from tracer_stream.tasks import Task
+from tracer_stream.training import TraceTable, TrainerState, Watch
+
+TASK = "intents"
+
+
+class TrainerHarness:
+    """One isolated trainer deployment: own topics, Redis key prefix, state dir and group."""
+
+    def __init__(self, tmp_path: Path, kafka: KafkaSettings, redis_settings: RedisSettings,
+                 topics: TopicSettings, base_env: dict[str, str], **settings: str) -> None:
+        prefix = f"it-{uuid.uuid4().hex[:8]}:"
+        self.kafka, self.topics, self.tmp_path = kafka, topics, tmp_path
+        self.registry = Registry.from_settings(redis_settings.model_copy(
+            update={"key_prefix": prefix}))
+        self.state = TrainerState(self.registry.client, prefix)
+        self.store_root = tmp_path / "state" / "traces"
+        self.port = free_port()
+        self.env = env_with(base_env, **{
+            "TRACER_STREAM_TOPICS_PREFIX": topics.prefix,
+            "TRACER_STREAM_REDIS_KEY_PREFIX": prefix,
+            "TRACER_STREAM_STATE_DIR": str(tmp_path / "state"),
+            "TRACER_STREAM_TRAINER_GROUP_ID": f"it-trainer-{uuid.uuid4().hex[:8]}",
+            "TRACER_STREAM_TRAINER_ZOO": "fast",
+            "TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S": "1",
+            **{f"TRACER_STREAM_TRAINER_{k.upper()}": v for k, v in settings.items()}})
+        self.producer = Producer(kafka)
+        self.procs: list[ServiceProcess] = []
+
+    def register(self, **task: object) -> None:
+        self.registry.put_task(Task(name=TASK, labels=LABELS, embedder=EMBEDDER, **task))
+
+    def start(self) -> ServiceProcess:
+        proc = ServiceProcess(["trainer", "--http-port", str(self.port)], self.env,
+                              self.tmp_path / f"trainer-{len(self.procs)}.log")
+        self.procs.append(proc)
+        wait_until(lambda: self._probe("/readyz"), 60, 0.2,
+                   what=f"trainer ready\n{proc.output()[-3000:]}")
+        return proc
+
+    def _probe(self, path: str) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+
+    def send(self, traces: Iterable[Trace]) -> int:
+        n = 0
+        for t in traces:
+            self.producer.send(self.topics.name("traces"), t, key=t.request_id)
+            n += 1
+        self.producer.flush_or_raise()
+        return n
+
+    def stored(self) -> int:
+        return len(TraceTable.load(self.store_root, TASK))
+
+    def announcements(self) -> list[ModelAnnounce]:
+        """Every announcement on the models topic so far: partitions assigned directly (no
+        consumer group, no join wait), read from the beginning until a second passes idle."""
+        name = self.topics.name("models")
+        consumer = confluent_kafka.Consumer(self.kafka.common_config() | {
+            "group.id": "unused", "enable.auto.commit": False})
+        try:
+            partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+            consumer.assign([confluent_kafka.TopicPartition(name, p,
+                                                            confluent_kafka.OFFSET_BEGINNING)
+                             for p in partitions])
+            got: list[ModelAnnounce] = []
+            idle_since = time.monotonic()
+            while time.monotonic() - idle_since < 1.0:
+                msg = consumer.poll(0.1)
+                if msg is not None and msg.error() is None:
+                    got.append(decode(ModelAnnounce, msg.value()))
+                    idle_since = time.monotonic()
+            return sorted(got, key=lambda a: a.created_at)
+        finally:
+            consumer.close()
+
+    def watch(self) -> Watch | None:
+        raw = self.state.load_monitor(TASK)
+        return Watch.from_json(raw) if raw else None
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.alive():
+                proc.stop()
+        self.producer.close()
+        self.registry.close()
+
+
+MakeHarness = Callable[..., TrainerHarness]
+
+
+@pytest.fixture
+def make_harness(tmp_path: Path, kafka: KafkaSettings, redis_settings: RedisSettings,
+                 fresh_topics: TopicSettings, service_env: dict[str, str]
+                 ) -> Iterator[MakeHarness]:
+    """``make_harness(**trainer_settings)``: a harness; its trainers are stopped afterwards."""
+    made: list[TrainerHarness] = []
+
+    def make(**settings: str) -> TrainerHarness:
+        made.append(TrainerHarness(tmp_path, kafka, redis_settings, fresh_topics, service_env,
+                                   **settings))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
+
+
+def test_certified_version_is_published_and_a_failing_candidate_changes_nothing(
+        make_harness: MakeHarness) -> None:
+    h = make_harness(refit_min_new_traces="1000")
+    h.register()
+    port = free_port()
+    router = Router(ServiceProcess(["router"], env_with(
+        h.env, TRACER_STREAM_ROUTER_HTTP_PORT=str(port), TRACER_STREAM_ROUTER_EMBEDDER=EMBEDDER,
+        TRACER_STREAM_ROUTER_GROUP_ID=f"it-router-{uuid.uuid4().hex[:8]}"),
+        h.tmp_path / "router.log"), port)
+    h.procs.append(router.proc)
+    proc = h.start()
+    h.send(traffic(1200, seed=1, noise=0.01))
+    wait_until(lambda: h.registry.current(TASK) == "v1", 90, 0.5,
+               what=f"v1 published\n{proc.output()[-3000:]}")
+    manifest = h.registry.manifest(TASK, "v1")
+    assert manifest["certified"] and manifest["trainer"]["trigger"] == "new_traces"
+    assert h.registry.report(TASK, "v1") is not None
+    promoted = [a for a in h.announcements() if a.action == "promote"]
+    assert [(a.task, a.version) for a in promoted] == [(TASK, "v1")]
+
+    # a running router answers with the published version
+    wait_until(router.ready, 60, what=f"router ready\n{router.proc.output()[-3000:]}")
+    out = Collector(h.kafka, h.topics)
+    try:
+        asked = [ClassificationRequest(request_id=f"ask-{t.request_id}", task=TASK, text=t.text)
+                 for t in traffic(30, seed=9)]
+        for r in asked:
+            h.producer.send(h.topics.name("requests"), r, key=r.request_id)
+        h.producer.flush_or_raise()
+        out.wait_for({r.request_id for r in asked}, timeout_s=60)
+        labels = [m for _, m in out.messages if isinstance(m, RoutedLabel)]
+    finally:
+        out.close()
+    by_surrogate = [m for m in labels if m.source == "surrogate"]
+    assert len(by_surrogate) >= 20 and {m.model_version for m in by_surrogate} == {"v1"}
+
+    h.send(traffic(3000, seed=2, noise=1.0, prefix="noisy"))  # a teacher gone random
+    wait_until(lambda: h.state.last_refit(TASK)["outcome"] == "not_certified", 90, 0.5,
+               what=f"a rejected refit\n{proc.output()[-3000:]}")
+    assert h.registry.current(TASK) == "v1" and h.registry.versions(TASK) == ["v1"]
+    rejected = [e for e in h.registry.history(TASK) if e["action"] == "refit_rejected"]
+    assert rejected and all(e["reason"] and e["gate_test"] >= 2 for e in rejected)
+    wait_until(lambda: f'store_traces{{task="{TASK}"}} 4200.0' in h.metrics(), 30, 0.5,
+               what="every trace stored")
+    metrics = h.metrics()
+    assert f'refits_total{{outcome="promoted",task="{TASK}"}} 1.0' in metrics
+    assert re.search(rf'refits_total{{outcome="not_certified",task="{TASK}"}} [1-9]', metrics)
+
+    manual = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "trainer", "refit",
+                             TASK, "--wait", "60"], env=h.env, capture_output=True, text=True,
+                            timeout=120)
+    assert manual.returncode == 0, manual.stderr
+    assert "requested from the running trainer" in manual.stdout
+    assert "not_certified: v1" in manual.stdout
+    assert h.state.last_refit(TASK)["trigger"] == "manual"
+
+
+def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
+        make_harness: MakeHarness) -> None:
+    h = make_harness(refit_min_new_traces="1000000")
+    h.register()
+    h.registry.add_version(TASK, b"not loaded by the trainer", {"alpha": 0.95})
+    h.registry.set_current(TASK, "v1")
+    rng = np.random.default_rng(0)
+    traces = [dataclasses.replace(
+        t, model_version="v1", audit=i % 3 == 0, gate_accepted=i % 3 == 0,
+        surrogate_label=t.label if rng.random() > 0.02 else "other")
+        for i, t in enumerate(traffic(4000, seed=3))]
+    audited = sum(t.audit for t in traces)
+    first = h.start()
+
+    def produce() -> None:
+        for i in range(0, len(traces), 100):
+            h.send(traces[i:i + 100])
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=produce)
+    sender.start()
+    wait_until(lambda: h.stored() >= 1000, 60, 0.05, what="traces stored before the kill")
+    first.kill()
+    killed_at = h.stored()
+    sender.join()
+    second = h.start()
+    wait_until(lambda: h.stored() == 4000, 90, 0.5,
+               what=f"all traces stored\n{second.output()[-3000:]}")
+    time.sleep(2)  # nothing more may arrive
+    table = TraceTable.load(h.store_root, TASK)
+    assert sorted(table.request_ids) == sorted(t.request_id for t in traces)
+    assert table.seq.tolist() == list(range(1, 4001))
+    watch = h.watch()
+    assert watch is not None and watch.monitor.n == audited and watch.applied_seq == 4000
+    redelivered = re.search(r"traces_duplicate_total (\d+)", h.metrics())
+    assert killed_at < 4000 and redelivered is not None
+    print(f"killed after {killed_at} stored traces; {redelivered.group(1)} re-delivered after "
+          "the restart and dropped as duplicates")

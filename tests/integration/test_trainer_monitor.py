@@ -1,0 +1,108 @@
+"""The trainer's watchers against the real broker and Redis, with traffic served the way a
+router would serve it (the surrogate answers accepted requests; deferred and audited ones reach
+the teacher and become traces): a deliberately bad model is shut off by the live monitor within
+a bounded number of audited requests, and an injected shift is detected and refits early."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.integration.procs import wait_until
+from tests.integration.test_trainer import TASK, MakeHarness, TrainerHarness
+from tests.integration.test_trainer import make_harness as make_harness  # the fixture
+from tests.unit.training.synth import EMBEDDER, serve, traffic
+from tracer_stream.config.settings import DEV_SIGNING_KEY
+from tracer_stream.contracts import Trace
+from tracer_stream.embed import load_embedder
+from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit
+
+KEY = DEV_SIGNING_KEY.encode()
+SHIFT = {"billing": "refund"}  # the teacher now files every billing question as a refund
+
+
+def fit_offline(traces: list[Trace]) -> Artefact:
+    ref = EmbedderRef.from_dict(load_embedder(EMBEDDER).identity.to_dict())
+    X = np.array([t.embedding for t in traces], dtype=np.float32)
+    return fit(X, [t.label for t in traces], embedder=ref, config=FitConfig(zoo="fast"),
+               trace_ids=[t.request_id for t in traces])
+
+
+def publish_first_version(h: TrainerHarness) -> Artefact:
+    h.register()
+    proc = h.start()
+    h.send(traffic(1200, seed=11, noise=0.01))
+    wait_until(lambda: h.registry.current(TASK) == "v1", 90, 0.5,
+               what=f"v1 published\n{proc.output()[-3000:]}")
+    return Artefact.from_bytes(h.registry.blob(TASK, "v1"), KEY)
+
+
+def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[Trace],
+                seed: int) -> list[Trace]:
+    """Serve ``requests`` with ``art``, send the resulting traces, wait until stored."""
+    traces = serve(art, requests, version=version, audit_rate=0.2, seed=seed)
+    expected = h.stored() + h.send(traces)
+    wait_until(lambda: h.stored() == expected, 30, 0.1, what="served traces stored")
+    return traces
+
+
+def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
+        make_harness: MakeHarness) -> None:
+    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="3600")
+    publish_first_version(h)
+    bad = fit_offline(list(traffic(1200, seed=12, remap=SHIFT)))
+    assert bad.certified  # certified on wrong labels: it looks fine on paper
+    h.registry.add_version(TASK, bad.to_bytes(KEY), bad.manifest)
+    promoted = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "model",
+                               "promote", TASK, "v2"], env=h.env, capture_output=True,
+                              text=True, timeout=60)
+    assert promoted.returncode == 0, promoted.stderr
+    audited_handled = 0
+    for chunk in range(40):
+        requests = list(traffic(50, seed=1000 + chunk, prefix=f"live{chunk}"))
+        served = send_served(h, bad, "v2", requests, seed=chunk)
+        audited_handled += sum(t.audit and t.gate_accepted for t in served)
+        if not h.registry.gate(TASK)["open"]:
+            break
+    gate = h.registry.gate(TASK)
+    assert not gate["open"], "the live monitor never closed the gate"
+    at_alarm = int(re.search(r"over (\d+) handled requests", gate["reason"]).group(1))  # type: ignore[union-attr]
+    print(f"bad model v2 shut off after {at_alarm} audited handled requests "
+          f"({audited_handled} sent, {50 * (chunk + 1)} requests): {gate['reason']}")
+    assert at_alarm <= 100
+    assert any(a.action == "close_gate" and a.version == "v2" for a in h.announcements())
+    # the alarm asked for a refit: a certified candidate replaces v2 and reopens the gate
+    wait_until(lambda: h.registry.current(TASK) == "v3", 90, 0.5, what="v3 after the alarm")
+    assert h.registry.gate(TASK)["open"]
+    assert h.state.last_refit(TASK)["trigger"] == "monitor"
+    actions = [(a.action, a.version) for a in h.announcements()]
+    assert ("promote", "v3") in actions and ("open_gate", "v3") in actions
+    show = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "model", "show",
+                           TASK], env=h.env, capture_output=True, text=True, timeout=60)
+    assert show.returncode == 0 and "v3  (current)" in show.stdout, show.stderr
+
+
+def test_an_injected_shift_is_detected_and_triggers_an_early_refit(
+        make_harness: MakeHarness) -> None:
+    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="0")
+    v1 = publish_first_version(h)
+    send_served(h, v1, "v1", list(traffic(600, seed=20, prefix="calm")), seed=20)
+    assert not [e for e in h.registry.history(TASK) if e["action"] == "drift"]
+    shifted = 0
+    for chunk in range(40):
+        requests = list(traffic(50, seed=2000 + chunk, prefix=f"shift{chunk}", remap=SHIFT))
+        send_served(h, v1, "v1", requests, seed=100 + chunk)
+        shifted += len(requests)
+        if any(e["action"] == "drift" for e in h.registry.history(TASK)):
+            break
+    drift = [e for e in h.registry.history(TASK) if e["action"] == "drift"]
+    assert drift, "no drift detector fired"
+    print(f"shift detected after {shifted} shifted requests by "
+          f"{sorted({e['detector'] for e in drift})}")
+    wait_until(lambda: h.state.last_refit(TASK)["trigger"].startswith("drift:"), 60, 0.5,
+               what="a drift-triggered refit")
+    last = h.state.last_refit(TASK)
+    assert last["seq"] - 1200 < 1000  # early: fewer new traces than the new-traces trigger

@@ -1,0 +1,118 @@
+"""The replay teacher and building teachers from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tracer_stream.config import WorkerSettings
+from tracer_stream.errors import ConfigError
+from tracer_stream.llm import (
+    Answer,
+    OpenAIBackend,
+    Pricing,
+    ReplayBackend,
+    Teacher,
+    TeacherError,
+    build_teacher,
+    load_replay_file,
+)
+
+LABELS = ("refund", "cancel")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "teacher.jsonl"
+    path.write_text(text)
+    return path
+
+
+def run(teacher: Teacher, text: str) -> Answer:
+    return asyncio.run(teacher.label(f"Classify: {text}", LABELS, text=text))
+
+
+def test_both_file_formats_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"text": "money back", "label": "refund"}\n\n'
+                           '{"input": "stop my order", "teacher": "cancel"}\n')
+    assert load_replay_file(path) == {"money back": "refund", "stop my order": "cancel"}
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("not json\n", "teacher.jsonl:1: not valid JSON"),
+    ('{"text": "a"}\n', "teacher.jsonl:1: expected"),
+    ("\n", "holds no answers"),
+])
+def test_bad_files_are_reported_with_the_line(tmp_path: Path, content: str, problem: str
+                                              ) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_replay_file(write(tmp_path, content))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_replay_file(tmp_path / "missing.jsonl")
+
+
+def test_replay_answers_by_exact_text_with_latency_tokens_and_price() -> None:
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    backend = ReplayBackend({"money back": "refund"}, source="demo.jsonl", latency_ms=40,
+                            sleep=record)
+    teacher = Teacher(backend, pricing=Pricing(per_call=0.01, per_1k_input=1.0))
+    answer = run(teacher, "money back")
+    assert answer.label == "refund" and teacher.name == "replay:demo.jsonl"
+    assert sleeps == [0.04]
+    # "Classify: money back" is 20 characters: 5 estimated tokens; "refund" 2
+    assert answer.usage.input_tokens == 5 and answer.usage.output_tokens == 2
+    assert answer.usage.cost_usd == pytest.approx(0.01 + 0.005)
+
+
+def test_unknown_text_fails_clearly_without_retries() -> None:
+    teacher = Teacher(ReplayBackend({"money back": "refund"}))
+    with pytest.raises(TeacherError, match="no answer for text 'something else'") as caught:
+        run(teacher, "something else")
+    assert caught.value.reason == "replay_unknown_text"
+    assert caught.value.usage.retries == 0
+
+
+def test_injected_errors_are_retryable() -> None:
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    always = Teacher(ReplayBackend({"a": "refund"}, error_rate=1.0), sleep=no_wait)
+    with pytest.raises(TeacherError) as caught:
+        run(always, "a")
+    assert caught.value.reason == "replay_injected_error"
+    assert caught.value.usage.retries == always.policy.max_retries
+
+    flaky = Teacher(ReplayBackend({"a": "refund"}, error_rate=0.5, seed=3), sleep=no_wait)
+    answers = [run(flaky, "a") for _ in range(20)]
+    assert all(a.label == "refund" for a in answers)
+    assert sum(a.usage.retries for a in answers) > 0
+
+
+def test_a_replayed_label_outside_the_label_space_is_unparseable() -> None:
+    teacher = Teacher(ReplayBackend({"a": "other"}))
+    with pytest.raises(TeacherError) as caught:
+        run(teacher, "a")
+    assert caught.value.reason == "unparseable_answer" and caught.value.raw_answer == "other"
+
+
+def test_build_teacher_from_settings(tmp_path: Path) -> None:
+    settings = WorkerSettings(backend="replay", replay_file=write(
+        tmp_path, '{"text": "a", "label": "refund"}'), rate_limit_per_s=3, max_retries=1,
+        price_per_1k_input_tokens_usd=0.5)
+    teacher = build_teacher(settings)
+    assert teacher.name == "replay:teacher.jsonl"
+    assert teacher.limiter is not None and teacher.limiter.rate_per_s == 3
+    assert teacher.policy.max_retries == 1 and teacher.pricing.per_1k_input == 0.5
+    with pytest.raises(ConfigError, match="REPLAY_FILE"):
+        build_teacher(WorkerSettings(backend="replay"))
+    anthropic = build_teacher(WorkerSettings(backend="anthropic", model="claude-x"))
+    assert anthropic.name == "anthropic:claude-x"
+    openai = build_teacher(WorkerSettings())
+    assert isinstance(openai.backend, OpenAIBackend)
+    assert openai.backend.url == "https://api.openai.com/v1/chat/completions"
+    assert openai.limiter is None

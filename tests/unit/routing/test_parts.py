@@ -1,0 +1,119 @@
+"""Small parts of the routing library: dead letters, the Redis guard, the refresher, the
+embedder pool, metrics."""
+
+from __future__ import annotations
+
+import base64
+
+import redis
+from prometheus_client import CollectorRegistry
+
+from tests.unit.routing.conftest import TASK, FakeLoader, FakeRecord, FakeSurrogate
+from tracer_stream.contracts import ModelAnnounce
+from tracer_stream.embed import Embedder, load_embedder
+from tracer_stream.routing import (
+    BatchResult,
+    Decision,
+    EmbedderPool,
+    ModelHolder,
+    ModelRefresher,
+    RedisGuard,
+    RouterMetrics,
+    TaskState,
+)
+from tracer_stream.routing.records import dead_letter
+
+
+def test_dead_letter_truncates_payload_and_keeps_text_when_a_character_is_cut() -> None:
+    letter = dead_letter(FakeRecord("é".encode() * 10), "too_large", "big", max_payload_bytes=5)
+    assert letter.payload == "éé" and letter.payload_encoding == "utf-8"
+    assert letter.payload_truncated is True
+    raw = bytes(range(256))
+    letter = dead_letter(FakeRecord(raw), "malformed_json", "bin")
+    assert letter.payload_encoding == "base64" and letter.payload_truncated is None
+    assert base64.b64decode(letter.payload or "") == raw
+
+
+def test_guard_pauses_after_a_failure_and_recovers() -> None:
+    guard = RedisGuard(pause_s=0.0)
+    assert guard.healthy and guard.seconds_since_ok() == 0.0
+
+    def down() -> int:
+        raise redis.ConnectionError("refused")
+
+    assert guard.call(down, default=-1) == -1
+    assert not guard.healthy and guard.seconds_since_ok() >= 0.0
+    assert guard.call(lambda: 5, default=-1) == 5 and guard.healthy
+    slow = RedisGuard(pause_s=60)
+    slow.call(down, default=None)
+    assert slow.call(lambda: 5, default=-1) == -1  # skipped during the pause
+
+
+def test_refresher_swaps_whole_states_keeps_them_while_redis_is_down_and_closes_gates() -> None:
+    holder, loader = ModelHolder(), FakeLoader()
+    refresher = ModelRefresher(holder, loader, RedisGuard(pause_s=0.0))
+    v1 = TaskState(task=TASK, version="v1", model=FakeSurrogate())
+    loader.states["intents"] = v1
+    assert refresher.refresh() and holder.loaded
+    before = holder.snapshot()
+    loader.states["intents"] = TaskState(task=TASK, version="v2", model=FakeSurrogate())
+    assert before["intents"].version == "v1"  # a snapshot never changes under its reader
+    loader.down = True
+    assert not refresher.refresh()
+    assert holder.snapshot()["intents"].version == "v1"
+    refresher.apply(ModelAnnounce(task="intents", version="v1", action="close_gate",
+                                  reason="monitor alarm"))
+    closed = holder.snapshot()["intents"]
+    assert not closed.gate_open and closed.gate_reason == "monitor alarm"
+    loader.down = False
+    assert refresher.refresh() and holder.snapshot()["intents"].version == "v2"
+
+
+def test_refresher_marks_loaded_even_when_redis_is_down_at_start() -> None:
+    holder, loader = ModelHolder(), FakeLoader()
+    loader.down = True
+    ModelRefresher(holder, loader, RedisGuard()).refresh()
+    assert holder.loaded and dict(holder.snapshot()) == {}
+
+
+def test_embedder_pool_loads_once_and_remembers_failures() -> None:
+    calls: list[str] = []
+
+    def loader(spec: str) -> Embedder:
+        calls.append(spec)
+        if spec == "bad":
+            raise RuntimeError("no such model")
+        return load_embedder("hash:8")
+
+    pool = EmbedderPool("good", loader=loader)
+    assert pool.get(None) is pool.get("good")
+    assert pool.get("bad") is None and pool.get("bad") is None
+    assert calls == ["good", "bad"]
+
+
+def test_metrics_bound_task_labels_and_track_versions() -> None:
+    registry = CollectorRegistry()
+    metrics = RouterMetrics(registry)
+    served = {"intents": TaskState(task=TASK, version="v1", model=FakeSurrogate())}
+    result = BatchResult(decisions=[
+        Decision("intents", "handled", audit=True), Decision("intents", "deferred", "low_score"),
+        Decision("garbage-name", "dead_letter", "unknown_task")], cache_hits=1, cache_misses=2)
+    metrics.observe_batch(result, served, 0.01, 3)
+    metrics.observe_models(served)
+    metrics.observe_models({"intents": TaskState(task=TASK, version="v2",
+                                                 model=FakeSurrogate(), gate_open=False)})
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    p = "tracer_stream_router_"
+    assert value(f"{p}requests_total", task="intents", outcome="handled") == 1
+    assert value(f"{p}requests_total", task="_unknown", outcome="dead_letter") == 1
+    assert value(f"{p}deferred_total", task="intents", reason="low_score") == 1
+    assert value(f"{p}dead_letters_total", reason="unknown_task") == 1
+    assert value(f"{p}audit_draws_total", task="intents") == 1
+    assert value(f"{p}embedding_cache_misses_total") == 2
+    assert value(f"{p}latency_seconds_count", path="handled") == 1
+    assert value(f"{p}model_info", task="intents", version="v1") is None
+    assert value(f"{p}model_info", task="intents", version="v2") == 1
+    assert value(f"{p}gate_open", task="intents") == 0

@@ -1,0 +1,92 @@
+"""Drift watch: quiet on stationary traffic, fires on injected shifts; ingest acts on alarms."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tracer_stream.contracts import Trace, encode
+from tracer_stream.registry import Registry
+from tracer_stream.tasks import Task
+from tracer_stream.training import DriftWatch, LiveGuard, TraceStore, TrainerState
+from tracer_stream.training.ingest import Ingest
+
+from .memredis import MemRedis
+from .synth import LABELS, traffic
+from .test_refit import RecordingAnnouncer
+
+SHIFT = {"billing": "refund"}  # the teacher now calls every billing question a refund
+
+
+def served(traces: list[Trace], *, surrogate: list[Trace], version: str = "v1",
+           audit_every: int = 1, accept: float = 1.0, seed: int = 0) -> list[Trace]:
+    """The traces as a serving model ``version`` saw them: its label is ``surrogate``'s."""
+    rng = np.random.default_rng(seed)
+    return [dataclasses.replace(t, model_version=version, surrogate_label=s.label,
+                                audit=i % audit_every == 0,
+                                gate_accepted=bool(rng.random() < accept),
+                                accept_score=float(rng.uniform(0.6, 1.0)))
+            for i, (t, s) in enumerate(zip(traces, surrogate, strict=True))]
+
+
+def run(watch: DriftWatch, traces: list[Trace], version: str | None = "v1") -> list[tuple[int,
+                                                                                          str]]:
+    return [(i, name) for i, t in enumerate(traces) for name in watch.update(t, version)]
+
+
+def test_stationary_traffic_raises_no_alarm() -> None:
+    before = list(traffic(3000, seed=1))
+    assert run(DriftWatch(), served(before, surrogate=before, audit_every=5)) == []
+
+
+def test_remapped_labels_are_detected_soon_after_the_shift() -> None:
+    before = list(traffic(1500, seed=2))
+    after = list(traffic(1500, seed=3, start=1500, remap=SHIFT))
+    surrogate = before + list(traffic(1500, seed=3, start=1500))  # the old concept
+    fired = run(DriftWatch(), served(before + after, surrogate=surrogate, audit_every=5))
+    assert fired, "no detector fired"
+    first, _ = fired[0]
+    assert 1500 <= first < 1500 + 300
+    names = {name for _, name in fired}
+    assert {"shadow_vs_surrogate", "audited_disagreement"} <= names
+
+
+def test_acceptance_rate_change_is_detected_and_detectors_restart_per_version() -> None:
+    stream = list(traffic(2000, seed=4))
+    watch = DriftWatch()
+    ok = served(stream[:1000], surrogate=stream[:1000], accept=0.9, seed=1)
+    dropped = served(stream[1000:], surrogate=stream[1000:], accept=0.4, seed=2)
+    fired = run(watch, ok + dropped)
+    assert any(name == "acceptance_rate" and i >= 1000 for i, name in fired)
+    # the same drop right after a version change is the new version's baseline, not drift
+    fresh = DriftWatch()
+    run(fresh, ok)
+    assert not [n for _, n in run(fresh, [dataclasses.replace(t, model_version="v2")
+                                          for t in dropped], "v2") if n == "acceptance_rate"]
+
+
+def test_ingest_stores_once_and_turns_alarms_into_refit_requests(tmp_path: Path) -> None:
+    registry = Registry(MemRedis())  # type: ignore[arg-type]
+    registry.put_task(Task(name="intents", labels=LABELS))
+    registry.add_version("intents", b"blob", {"alpha": 0.95})
+    registry.set_current("intents", "v1")
+    state = TrainerState(registry.client)
+    guard = LiveGuard(registry, state, RecordingAnnouncer())  # type: ignore[arg-type]
+    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, max_bytes=1 << 20,
+                    drift_cooldown_s=3600)
+    before = list(traffic(1500, seed=5))
+    after = list(traffic(1000, seed=6, start=1500, remap=SHIFT))
+    surrogate = before + list(traffic(1000, seed=6, start=1500))
+    raws = [encode(t) for t in served(before + after, surrogate=surrogate, audit_every=5)]
+    reports = [ingest.process(raws[i:i + 250] + raws[max(0, i - 50):i])  # with re-deliveries
+               for i in range(0, len(raws), 250)]
+    assert sum(r.stored["intents"] for r in reports) == 2500
+    assert sum(r.duplicates for r in reports) == 50 * (len(reports) - 1)
+    assert ingest.process([b"{not json", raws[0]]).rejected == {"malformed_json": 1}
+    alarms = [d for r in reports for d in r.drift]
+    assert alarms and "intents" in state.refit_requests()  # "monitor" wins over "drift:..."
+    drift_events = [e for e in registry.history("intents") if e["action"] == "drift"]
+    assert len(drift_events) == len({d for _, d in alarms})  # once per detector per cooldown
+    assert reports[-1].watches["intents"]["audited"] == 500

@@ -1,0 +1,120 @@
+"""The live guarantee monitor: alarm → gate closed, persistence, version changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracer_stream.contracts import Trace, encode
+from tracer_stream.registry import Registry
+from tracer_stream.tasks import Task
+from tracer_stream.training import (
+    LiveGuard,
+    StoredTrace,
+    TraceStore,
+    TrainerState,
+    make_current,
+)
+from tracer_stream.training.ingest import Ingest
+
+from .memredis import MemRedis
+from .test_refit import RecordingAnnouncer
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry(MemRedis())  # type: ignore[arg-type]
+    registry.put_task(Task(name="intents", labels=("a", "b"), alpha=0.95, delta=0.05))
+    for _ in range(2):
+        registry.add_version("intents", b"blob", {"alpha": 0.95, "certified": True})
+    registry.set_current("intents", "v1")
+    return registry
+
+
+def audited(seqs: range, disagree_rate: float, *, version: str = "v1", seed: int = 0,
+            **overrides: bool) -> list[StoredTrace]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for seq in seqs:
+        fields = {"audit": True, "gate_accepted": True} | overrides
+        wrong = bool(rng.random() < disagree_rate)
+        out.append(StoredTrace(seq, Trace(
+            request_id=f"r{seq}", task="intents", text="t", label="a",
+            surrogate_label="b" if wrong else "a", model_version=version,
+            accept_score=0.9, **fields)))
+    return out
+
+
+def guard_for(registry: Registry) -> tuple[LiveGuard, RecordingAnnouncer, TrainerState]:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    return LiveGuard(registry, state, announcer), announcer, state  # type: ignore[arg-type]
+
+
+def test_a_bad_model_is_shut_off(registry: Registry) -> None:
+    guard, announcer, state = guard_for(registry)
+    shut_at = None
+    for seq in range(1, 1001):
+        if guard.observe("intents", audited(range(seq, seq + 1), 0.25, seed=seq)).alarm:
+            shut_at = seq
+            break
+    assert shut_at is not None and shut_at < 200
+    assert not registry.gate("intents")["open"]
+    assert announcer.sent == [("intents", "v1", "close_gate")]
+    assert state.refit_requests() == {"intents": "monitor"}
+    assert registry.history("intents")[0]["action"] == "close_gate"
+
+
+def test_a_model_that_keeps_its_promise_is_left_alone(registry: Registry) -> None:
+    guard, announcer, _ = guard_for(registry)
+    result = guard.observe("intents", audited(range(1, 3001), 0.03))
+    assert result.updates == 3000 and not result.alarm and registry.gate("intents")["open"]
+    lo, hi = result.summary["confidence_sequence"]
+    assert lo < 0.97 < hi and announcer.sent == []
+
+
+def test_only_audited_accepted_requests_of_the_current_version_count(registry: Registry
+                                                                     ) -> None:
+    guard, _, _ = guard_for(registry)
+    batch = (audited(range(1, 11), 1.0, gate_accepted=False)
+             + audited(range(11, 21), 1.0, audit=False)
+             + audited(range(21, 31), 1.0, version="v2")
+             + audited(range(31, 36), 0.0))
+    assert guard.observe("intents", batch).updates == 5
+
+
+def test_state_survives_a_restart_without_double_counting(registry: Registry) -> None:
+    guard, _, _ = guard_for(registry)
+    guard.observe("intents", audited(range(1, 101), 0.05))
+    restarted, _, _ = guard_for(registry)
+    watch = restarted.watch("intents")
+    assert watch is not None and watch.monitor.n == 100 and watch.applied_seq == 100
+    assert restarted.observe("intents", audited(range(51, 151), 0.05)).updates == 50
+    assert watch.monitor.n == 150
+
+
+def test_a_new_version_is_monitored_afresh_and_reopens_the_gate(registry: Registry) -> None:
+    guard, announcer, _ = guard_for(registry)
+    guard.observe("intents", audited(range(1, 400), 0.5))
+    assert not registry.gate("intents")["open"]
+    make_current(registry, announcer, "intents", "v2", action="promote",  # type: ignore[arg-type]
+                 reason="refit")
+    assert registry.gate("intents")["open"]
+    assert announcer.sent[-2:] == [("intents", "v2", "promote"), ("intents", "v2", "open_gate")]
+    result = guard.observe("intents", audited(range(400, 420), 0.0, version="v2"))
+    assert result.summary["version"] == "v2" and result.summary["audited"] == 20
+    assert not result.summary["alarm"]
+
+
+def test_traces_stored_by_a_batch_that_failed_later_still_reach_the_monitor(
+        registry: Registry, tmp_path: Path) -> None:
+    guard, _, state = guard_for(registry)
+    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, max_bytes=1 << 20,
+                    drift_cooldown_s=0)
+    first, lost, last = (audited(range(a, b), 0.0) for a, b in ((1, 11), (11, 21), (21, 31)))
+    ingest.process([encode(s.trace) for s in first])
+    ingest.store.append([s.trace for s in lost])  # stored, then the batch died on Redis
+    report = ingest.process([encode(s.trace) for s in last])
+    assert report.watches["intents"]["audited"] == 30
