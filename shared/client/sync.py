@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import confluent_kafka
@@ -120,7 +120,7 @@ class TracerClient:
 
     # streaming ---------------------------------------------------------------------------
     def stream_labels(self, *, group_id: str | None = None, from_beginning: bool = False,
-                      idle_timeout_s: float | None = None) -> Iterator[RoutedLabel]:
+                      idle_timeout_s: float | None = None) -> Generator[RoutedLabel, None, None]:
         """Every label on the labels topic, as a member of consumer group ``group_id`` (default:
         a new group). A label's offset is committed when the next one is asked for, so a
         restarted subscriber resumes after the last label it finished with. Stops after

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from tracer_stream.embed.base import cache_root, l2_normalize
 from tracer_stream.embed.identity import EmbedderRef, digest_params
 from tracer_stream.embed.packaged import load_tokenizer, minilm_digest, minilm_dir
 from tracer_stream.errors import EmbedderError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 __all__ = ["StaticEmbedder", "distill_minilm"]
 
@@ -43,7 +47,7 @@ class StaticEmbedder:
             _save_atomic(path, distill_minilm(dims, sif))
         self._table = np.load(path)
         self._tokenizer = load_tokenizer(None)
-        self._unk = int(self._tokenizer.token_to_id("[UNK]"))
+        self._unk = special_token_id(self._tokenizer, "[UNK]")
         self.table_path = path
 
     @property
@@ -64,6 +68,14 @@ class StaticEmbedder:
         return l2_normalize(sums / counts[:, None])
 
 
+def special_token_id(tokenizer: Tokenizer, token: str) -> int:
+    """The id of a special token the MiniLM vocabulary must contain."""
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise EmbedderError(f"tokenizer has no {token} token", token=token)
+    return int(token_id)
+
+
 def distill_minilm(dims: int, sif: float) -> np.ndarray:
     """Build the ``(vocab, dims)`` float32 token table from the packaged MiniLM (needs torch)."""
     import torch
@@ -71,7 +83,7 @@ def distill_minilm(dims: int, sif: float) -> np.ndarray:
 
     model = AutoModel.from_pretrained(str(minilm_dir())).eval()
     tok = load_tokenizer(None)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    cls_id, sep_id = special_token_id(tok, "[CLS]"), special_token_id(tok, "[SEP]")
     vocab = tok.get_vocab_size()
     table = np.empty((vocab, model.config.hidden_size), dtype=np.float32)
     with torch.no_grad():

@@ -36,10 +36,11 @@ class EmbeddingCache:
         if not texts or self.ttl_s == 0:
             return [None] * len(texts)
         keys = [self.key(embedder_id, t) for t in texts]
-        raw = self._guard.call(lambda: self._client.mget(keys), default=[None] * len(keys))
+        missing: list[bytes | str | None] = [None] * len(keys)
+        raw = self._guard.call(lambda: self._client.mget(keys), default=missing)
         rows: list[np.ndarray | None] = []
         for value in raw:
-            row = None if value is None else np.frombuffer(value, dtype=np.float32)
+            row = np.frombuffer(value, dtype=np.float32) if isinstance(value, bytes) else None
             rows.append(row if row is not None and row.shape == (dim,) else None)
         return rows
 

@@ -36,7 +36,8 @@ class Deduper:
         if not requests or self.ttl_s == 0:
             return [False] * len(requests)
         keys = [self.key(t, r) for t, r in requests]
-        raw = self._guard.call(lambda: self._client.mget(keys), default=[None] * len(keys))
+        missing: list[bytes | str | None] = [None] * len(keys)
+        raw = self._guard.call(lambda: self._client.mget(keys), default=missing)
         return [value is not None for value in raw]
 
     def mark(self, requests: Sequence[RequestKey]) -> None:

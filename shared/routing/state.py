@@ -22,10 +22,17 @@ from tracer_stream.tasks import Task
 class RouteOutcome(Protocol):
     """Per-item result of the learning core (``tracer_stream.learn.RouteResult``)."""
 
-    labels: Sequence[str]
-    scores: np.ndarray
-    accepted: np.ndarray
-    reasons: Sequence[str | None]
+    @property
+    def labels(self) -> Sequence[str]: ...
+
+    @property
+    def scores(self) -> np.ndarray: ...
+
+    @property
+    def accepted(self) -> np.ndarray: ...
+
+    @property
+    def reasons(self) -> Sequence[str | None]: ...
 
 
 class Surrogate(Protocol):
