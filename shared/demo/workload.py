@@ -21,7 +21,6 @@ The same seed gives the same requests on every machine. The label of a request i
 
 from __future__ import annotations
 
-import gzip
 import random
 import re
 import zlib
@@ -36,6 +35,7 @@ import orjson
 from tracer_stream.demo.catalog import AMBIGUOUS, INTENTS, OUT_OF_SCOPE, OUT_OF_SCOPE_LABEL, SLOTS
 from tracer_stream.demo.noise import vary
 from tracer_stream.errors import ConfigError
+from tracer_stream.offline.traces import file_error, read_traces
 from tracer_stream.tasks import LabelSpec, Task
 
 __all__ = [
@@ -130,35 +130,19 @@ def task_for(requests: Iterable[Request], name: str, *, alpha: float = 0.95,
 
 
 def load_dataset(path: Path) -> list[Request]:
-    """Requests of a JSONL (or ``.jsonl.gz``) file in file order.
+    """Requests of a labelled JSONL file (optionally gzip-compressed) in file order.
 
     Each line is ``{"text", "label"}`` or the reference implementation's
     ``{"input", "teacher"}``, optionally with ``"gold"`` (the ground truth when the teacher
-    label is noisy). Errors name the file and line.
+    label is noisy); see :func:`~tracer_stream.offline.traces.read_traces`. Errors name the
+    file and line.
     """
-    path = Path(path)
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read dataset {path}: {exc.strerror or exc}") from None
-    requests = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise ConfigError(f"{path}:{number}: not valid JSON") from None
-        text = record.get("text", record.get("input")) if isinstance(record, dict) else None
-        label = record.get("label", record.get("teacher")) if isinstance(record, dict) else None
-        if not isinstance(text, str) or not isinstance(label, str) or not text.strip():
-            raise ConfigError(f'{path}:{number}: expected {{"text", "label"}} or '
-                              '{"input", "teacher"} with non-empty string values')
-        gold = record.get("gold")
-        requests.append(Request(text, label, "dataset", gold if isinstance(gold, str) else None))
-    if not requests:
-        raise ConfigError(f"dataset {path} holds no requests")
-    return _consistent(requests)
+    traces = read_traces(path)
+    for text, line in zip(traces.texts, traces.lines, strict=True):
+        if not text.strip():
+            raise file_error(traces.path, "the text is empty", line=line)
+    return _consistent([Request(text, label, "dataset", gold) for text, label, gold
+                        in zip(traces.texts, traces.labelled, traces.gold, strict=True)])
 
 
 def write_replay_file(requests: Iterable[Request], path: Path) -> Path:

@@ -15,36 +15,16 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-import orjson
-
-from tracer_stream.errors import ConfigError
 from tracer_stream.llm.errors import BackendError
 from tracer_stream.llm.types import ChatTurn, Completion
+from tracer_stream.offline.traces import read_traces
 
 
 def load_replay_file(path: Path) -> dict[str, str]:
-    """``{text: label}`` from a JSONL file; errors name the file and line."""
-    answers: dict[str, str] = {}
-    try:
-        lines = Path(path).read_bytes().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read replay file {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise ConfigError(f"{path}:{number}: not valid JSON") from None
-        text = record.get("text", record.get("input")) if isinstance(record, dict) else None
-        label = record.get("label", record.get("teacher")) if isinstance(record, dict) else None
-        if not isinstance(text, str) or not isinstance(label, str):
-            raise ConfigError(f'{path}:{number}: expected {{"text", "label"}} or '
-                              f'{{"input", "teacher"}} with string values')
-        answers[text] = label
-    if not answers:
-        raise ConfigError(f"replay file {path} holds no answers")
-    return answers
+    """``{text: label}`` from a labelled JSONL file (the formats of
+    :func:`~tracer_stream.offline.traces.read_traces`); errors name the file and line."""
+    traces = read_traces(path)
+    return dict(zip(traces.texts, traces.labelled, strict=True))
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,7 +1,11 @@
 """Reading trace files: JSON Lines, optionally gzip-compressed, in two formats.
 
-- ours: ``{"request_id"?: str, "text": str, "label": str}``
+- ours: ``{"request_id"?: str, "text": str, "label": str, "gold"?: str}``
 - the reference library's (``tracer-llm``): ``{"input": str, "teacher": str}``
+
+``gold`` is the ground truth where the teacher's label may be wrong (benchmarks with a noisy
+teacher). The offline commands, the replay teacher and the demo's ``--dataset`` all read
+labelled files with :func:`read_traces`.
 
 Formats may be mixed line by line. Blank lines are skipped. Every problem is a
 :class:`~tracer_stream.errors.ConfigError` that names the file and the line.
@@ -44,7 +48,8 @@ class TraceFile:
 
     ``ids`` are the ``request_id`` (or ``id`` / ``trace_id``) of each line, else ``line-N``;
     ``labels`` holds None where a line has no teacher label (only allowed when labels are
-    optional); ``lines`` the 1-based line number of each trace.
+    optional); ``gold`` the ground truth where a line has one; ``lines`` the 1-based line
+    number of each trace.
     """
 
     path: Path
@@ -52,6 +57,7 @@ class TraceFile:
     labels: list[str | None]
     ids: list[str]
     lines: list[int]
+    gold: list[str | None]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -79,7 +85,7 @@ def file_error(path: str | os.PathLike[str], problem: str, *, line: int | None =
 def read_traces(path: str | os.PathLike[str], *, require_labels: bool = True) -> TraceFile:
     """Read a trace file (see the module docstring). An empty file is an error."""
     p = Path(path)
-    out = TraceFile(p, [], [], [], [])
+    out = TraceFile(p, [], [], [], [], [])
     for lineno, record in _records(p):
         text = _field(p, lineno, record, _TEXT_FIELDS)
         if text is None:
@@ -94,6 +100,7 @@ def read_traces(path: str | os.PathLike[str], *, require_labels: bool = True) ->
         out.labels.append(label)
         out.ids.append(trace_id if trace_id is not None else f"line-{lineno}")
         out.lines.append(lineno)
+        out.gold.append(_field(p, lineno, record, ("gold",)))
     if not out.texts:
         raise file_error(p, "no traces (the file is empty)")
     return out

@@ -41,8 +41,8 @@ def test_both_file_formats_are_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "problem"), [
     ("not json\n", "teacher.jsonl:1: not valid JSON"),
-    ('{"text": "a"}\n', "teacher.jsonl:1: expected"),
-    ("\n", "holds no answers"),
+    ('{"text": "a"}\n', "teacher.jsonl:1: no teacher label"),
+    ("\n", "no traces"),
 ])
 def test_bad_files_are_reported_with_the_line(tmp_path: Path, content: str, problem: str
                                               ) -> None:
