@@ -54,5 +54,13 @@ class Producer:
                 first_failure=failures[0] if failures else None,
             )
 
+    def topic_names(self, timeout_s: float = 5.0) -> set[str]:
+        """The names of the topics that exist on the cluster (from broker metadata)."""
+        try:
+            metadata = self._producer.list_topics(timeout=timeout_s)
+        except confluent_kafka.KafkaException as exc:
+            raise BusError(f"cannot list topics: {exc}") from None
+        return set(metadata.topics)
+
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)

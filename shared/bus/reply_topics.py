@@ -1,0 +1,92 @@
+"""Checking a request's ``reply_topic`` before anything is produced to it.
+
+A request may name the topic its label goes to. Producing to a topic that does not exist
+(a typo, a client that deleted its private reply topic) fails only after librdkafka's metadata
+timeout, and every retry fails the same way: one such request would stop the service that
+answers it again and again. And a request must never make a service write into the
+deployment's own topics (a ``RoutedLabel`` on the models or traces topic). So the router and
+the LLM worker ask :class:`ReplyTopics` first and dead-letter the request with a reason when
+the answer is no.
+
+Existing topics come from the broker's metadata, cached for ``max_age_s`` (a topic deleted
+meanwhile is noticed after that long); a name not in the cache re-reads it, at most every
+``miss_refresh_s``, so a reply topic a client has just created is found at once. When the
+metadata cannot be read the check lets the request through (producing then retries as for any
+broker trouble) rather than refusing requests because of an unrelated outage.
+
+>>> topics = ReplyTopics(lambda: {"tracer.labels", "my-replies"}, labels="tracer.labels",
+...                      internal={"tracer.models", "tracer.traces"})
+>>> topics.problem("my-replies") is None, topics.problem(None) is None
+(True, True)
+>>> topics.problem("tracer.models")
+"reply_topic 'tracer.models' is one of the deployment's own topics"
+>>> topics.problem("nope")
+"reply_topic 'nope' does not exist"
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+
+from tracer_stream.errors import BusError
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_REPLY_TOPIC = "unknown_reply_topic"
+"""Dead-letter reason: the request's ``reply_topic`` does not exist."""
+FORBIDDEN_REPLY_TOPIC = "forbidden_reply_topic"
+"""Dead-letter reason: the request's ``reply_topic`` is one of the deployment's own topics."""
+
+
+class ReplyTopics:
+    """Answers "may a label be produced to this reply topic?" from cached broker metadata."""
+
+    def __init__(self, list_topics: Callable[[], Collection[str]], *, labels: str,
+                 internal: Collection[str], max_age_s: float = 30.0,
+                 miss_refresh_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._list_topics = list_topics
+        self._labels = labels
+        self._internal = frozenset(internal) - {labels}
+        self._max_age_s = max_age_s
+        self._miss_refresh_s = miss_refresh_s
+        self._clock = clock
+        self._known: frozenset[str] = frozenset()
+        self._listed_at: float | None = None
+
+    def reason(self, topic: str | None) -> str | None:
+        """The dead-letter reason for ``topic`` (None: it may be used)."""
+        if topic is None or topic == self._labels:
+            return None
+        if topic in self._internal:
+            return FORBIDDEN_REPLY_TOPIC
+        if not self._listing(self._max_age_s):
+            return None
+        if topic in self._known or not self._listing(self._miss_refresh_s):
+            return None
+        return None if topic in self._known else UNKNOWN_REPLY_TOPIC
+
+    def problem(self, topic: str | None) -> str | None:
+        """A human-readable explanation when :meth:`reason` refuses ``topic``, else None."""
+        reason = self.reason(topic)
+        if reason == FORBIDDEN_REPLY_TOPIC:
+            return f"reply_topic {topic!r} is one of the deployment's own topics"
+        if reason == UNKNOWN_REPLY_TOPIC:
+            return f"reply_topic {topic!r} does not exist"
+        return None
+
+    def _listing(self, max_age_s: float) -> bool:
+        """Re-read the topic list unless it was read within ``max_age_s``; False when it
+        cannot be read (then the check lets the topic through)."""
+        now = self._clock()
+        if self._listed_at is not None and now - self._listed_at < max_age_s:
+            return True
+        try:
+            self._known = frozenset(self._list_topics())
+        except BusError as exc:
+            log.warning("cannot read the topic list to check a reply_topic: %s", exc)
+            return False
+        self._listed_at = now
+        return True

@@ -1,0 +1,101 @@
+"""The reply-topic check: own topics refused, unknown topics refused, metadata cached."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer_stream.bus.reply_topics import (
+    FORBIDDEN_REPLY_TOPIC,
+    UNKNOWN_REPLY_TOPIC,
+    ReplyTopics,
+)
+from tracer_stream.errors import BusError
+
+
+class Cluster:
+    """A topic list that can change and fail, and counts how often it was read."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+        self.reads = 0
+        self.down = False
+
+    def __call__(self) -> set[str]:
+        self.reads += 1
+        if self.down:
+            raise BusError("broker unreachable")
+        return set(self.names)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cluster() -> Cluster:
+    return Cluster("t.labels", "t.models", "t.traces", "replies.a")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def topics(cluster: Cluster, clock: Clock) -> ReplyTopics:
+    return ReplyTopics(cluster, labels="t.labels", internal={"t.labels", "t.models", "t.traces"},
+                       max_age_s=30.0, miss_refresh_s=1.0, clock=clock)
+
+
+def test_no_reply_topic_and_the_labels_topic_need_no_lookup(topics: ReplyTopics,
+                                                            cluster: Cluster) -> None:
+    assert topics.reason(None) is None
+    assert topics.reason("t.labels") is None
+    assert cluster.reads == 0
+
+
+def test_the_deployments_own_topics_are_refused(topics: ReplyTopics) -> None:
+    assert topics.reason("t.models") == FORBIDDEN_REPLY_TOPIC
+    assert topics.reason("t.traces") == FORBIDDEN_REPLY_TOPIC
+    assert "own topics" in (topics.problem("t.models") or "")
+
+
+def test_existing_topics_pass_and_unknown_ones_are_refused(topics: ReplyTopics) -> None:
+    assert topics.reason("replies.a") is None
+    assert topics.reason("replies.typo") == UNKNOWN_REPLY_TOPIC
+    assert topics.problem("replies.typo") == "reply_topic 'replies.typo' does not exist"
+
+
+def test_metadata_is_cached_and_refreshed_for_new_topics(topics: ReplyTopics, cluster: Cluster,
+                                                         clock: Clock) -> None:
+    assert topics.reason("replies.a") is None
+    assert topics.reason("replies.b") == UNKNOWN_REPLY_TOPIC
+    assert topics.reason("replies.b") == UNKNOWN_REPLY_TOPIC
+    assert cluster.reads == 1  # a miss re-reads at most every miss_refresh_s
+    cluster.names.add("replies.b")  # a client creates its reply topic
+    clock.now += 1.0
+    assert topics.reason("replies.b") is None
+    assert cluster.reads == 2
+    assert topics.reason("replies.a") is None
+    assert cluster.reads == 2  # hits are served from the cache
+
+
+def test_a_deleted_topic_is_noticed_after_max_age(topics: ReplyTopics, cluster: Cluster,
+                                                  clock: Clock) -> None:
+    assert topics.reason("replies.a") is None
+    cluster.names.discard("replies.a")  # the client closed and deleted its reply topic
+    clock.now += 29.0
+    assert topics.reason("replies.a") is None  # still cached
+    clock.now += 1.0
+    assert topics.reason("replies.a") == UNKNOWN_REPLY_TOPIC
+
+
+def test_unreadable_metadata_lets_requests_through(topics: ReplyTopics,
+                                                   cluster: Cluster) -> None:
+    cluster.down = True
+    assert topics.reason("replies.anything") is None
+    assert topics.reason("t.models") == FORBIDDEN_REPLY_TOPIC  # needs no metadata
