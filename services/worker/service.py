@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import confluent_kafka
 
 from tracer_stream.bus import BatchConsumer, Producer
+from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import WorkerSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, decode, now
 from tracer_stream.errors import BusError, ContractError
@@ -61,6 +62,7 @@ class WorkerService:
         self.registry_ok = True
         self.consumer = BatchConsumer(settings.kafka, settings.group_id, [self.source_topic])
         self.producer = Producer(settings.kafka)
+        self.reply_topics = ReplyTopics.of(self.producer, settings.topics)
 
     def ready(self) -> bool:
         return bool(self.consumer.assigned) and self.registry_ok
@@ -137,6 +139,11 @@ class WorkerService:
                                 "(tracer-stream task apply FILE)", origin=origin,
                                 topics=self.topics, request_id=request.request_id,
                                 task=request.task, field="task")]
+        if request.answer_requester and (refused := self.reply_topics.refusal(
+                request.reply_topic)):
+            return [dead_letter(*refused, origin=origin, topics=self.topics,
+                                request_id=request.request_id, task=request.task,
+                                field="reply_topic")]
         return request, task, origin
 
     def _task(self, name: str) -> Task | None:

@@ -16,12 +16,12 @@ broker trouble) rather than refusing requests because of an unrelated outage.
 
 >>> topics = ReplyTopics(lambda: {"tracer.labels", "my-replies"}, labels="tracer.labels",
 ...                      internal={"tracer.models", "tracer.traces"})
->>> topics.problem("my-replies") is None, topics.problem(None) is None
+>>> topics.refusal("my-replies") is None, topics.refusal(None) is None
 (True, True)
->>> topics.problem("tracer.models")
-"reply_topic 'tracer.models' is one of the deployment's own topics"
->>> topics.problem("nope")
-"reply_topic 'nope' does not exist"
+>>> topics.refusal("tracer.models")
+('forbidden_reply_topic', "reply_topic 'tracer.models' is one of the deployment's own topics")
+>>> topics.refusal("nope")
+('unknown_reply_topic', "reply_topic 'nope' does not exist")
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
+from tracer_stream.bus.producer import Producer
+from tracer_stream.config import TopicSettings
 from tracer_stream.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,13 @@ class ReplyTopics:
         self._known: frozenset[str] = frozenset()
         self._listed_at: float | None = None
 
+    @classmethod
+    def of(cls, producer: Producer, topics: TopicSettings) -> ReplyTopics:
+        """The check for a deployment: its labels topic is the default, its other topics are
+        refused, existing topics are read through ``producer``."""
+        return cls(producer.topic_names, labels=topics.name("labels"),
+                   internal=topics.all_names().values())
+
     def reason(self, topic: str | None) -> str | None:
         """The dead-letter reason for ``topic`` (None: it may be used)."""
         if topic is None or topic == self._labels:
@@ -68,13 +77,13 @@ class ReplyTopics:
             return None
         return None if topic in self._known else UNKNOWN_REPLY_TOPIC
 
-    def problem(self, topic: str | None) -> str | None:
-        """A human-readable explanation when :meth:`reason` refuses ``topic``, else None."""
+    def refusal(self, topic: str | None) -> tuple[str, str] | None:
+        """``(reason, detail)`` for a dead letter when ``topic`` may not be used, else None."""
         reason = self.reason(topic)
         if reason == FORBIDDEN_REPLY_TOPIC:
-            return f"reply_topic {topic!r} is one of the deployment's own topics"
+            return reason, f"reply_topic {topic!r} is one of the deployment's own topics"
         if reason == UNKNOWN_REPLY_TOPIC:
-            return f"reply_topic {topic!r} does not exist"
+            return reason, f"reply_topic {topic!r} does not exist"
         return None
 
     def _listing(self, max_age_s: float) -> bool:

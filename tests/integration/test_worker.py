@@ -195,16 +195,24 @@ def test_failures_become_dead_letters_while_the_worker_keeps_serving(
     task = register_task(redis_settings)
     unparseable = llm_request(task, "gibberish")
     unknown = llm_request("no-such-task", "what a lovely day")
-    send(kafka, worker_topics, unparseable, unknown, b"{not json", b'{"schema_version": 1}')
-    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 4)
+    no_topic = llm_request(task, "what a lovely day", reply_topic="no-such-reply-topic")
+    own_topic = llm_request(task, "what a lovely day",
+                            reply_topic=worker_topics.name("models"))
+    send(kafka, worker_topics, unparseable, unknown, b"{not json", b'{"schema_version": 1}',
+         no_topic, own_topic)
+    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 6)
     letters = by_id(got["dead_letter"])
+    assert letters[no_topic.request_id][0].reason == "unknown_reply_topic"
+    assert letters[own_topic.request_id][0].reason == "forbidden_reply_topic"
+    assert letters[own_topic.request_id][0].field == "reply_topic"
     [bad_answer] = letters[unparseable.request_id]
     assert (bad_answer.reason, bad_answer.stage, bad_answer.task) == (
         "unparseable_answer", "worker", task)
     assert "raw answer: still unsure" in bad_answer.detail
     assert letters[unknown.request_id][0].reason == "unknown_task"
     assert sorted(d.reason for d in letters[None]) == ["malformed_json", "schema_violation"]
-    assert {unparseable.request_id, unknown.request_id}.isdisjoint(
+    assert {unparseable.request_id, unknown.request_id, no_topic.request_id,
+            own_topic.request_id}.isdisjoint(
         set(by_id(got["labels"])) | set(by_id(got["traces"])))
 
     after = llm_request(task, "what a lovely day")
