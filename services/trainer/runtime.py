@@ -16,10 +16,12 @@ from concurrent.futures.process import BrokenProcessPool
 from prometheus_client import CollectorRegistry
 
 from tracer_stream.config import TrainerSettings
+from tracer_stream.learn import n_min, spend_delta
 from tracer_stream.obs import Heartbeat
 from tracer_stream.registry import Registry
 from tracer_stream.services.trainer.jobs import init_worker, run_refit, warm_up
 from tracer_stream.services.trainer.metrics import TrainerMetrics
+from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import Ingest, IngestReport
 from tracer_stream.training.publish import Announcer
@@ -41,9 +43,13 @@ class TrainerRuntime:
         self.announcer = Announcer(settings.kafka, settings.topics)
         self.store = TraceStore(settings.state_dir / "traces")
         self.guard = LiveGuard(self.registry, self.state, self.announcer)
-        self.ingest = Ingest(self.store, self.guard, self.registry, self.state,
+        alarms = AlarmResponse(self.registry, self.state, self.announcer,
+                               audit_rate=settings.drift_audit_rate,
+                               ttl_s=settings.drift_audit_ttl_s)
+        self.ingest = Ingest(self.store, self.guard, self.registry, self.state, alarms,
                              max_bytes=settings.limits.max_message_bytes,
-                             drift_cooldown_s=settings.drift_cooldown_s)
+                             drift_cooldown_s=settings.drift_cooldown_s,
+                             calibration_fraction=settings.calibration_fraction)
         self.metrics = TrainerMetrics(metrics_registry)
         self.heartbeat = Heartbeat(max_silence_s=30.0)
         self.recovered = asyncio.Event()
@@ -118,10 +124,24 @@ class TrainerRuntime:
                 last_outcome=last["outcome"],
                 min_new_traces=self.settings.refit_min_new_traces,
                 interval_s=self.settings.refit_interval_s,
-                drift_cooldown_s=self.settings.drift_cooldown_s)
+                drift_cooldown_s=self.settings.drift_cooldown_s,
+                epoch_ready=self._epoch_ready(task))
             if trigger is not None:
                 due.append((task, trigger))
         return due
+
+    def _epoch_ready(self, task: str) -> str | None:
+        """The alarm trigger of the task's pending calibration epoch once it holds enough
+        held-out traces for the next gate test (n_min at δₖ₊₁), else None."""
+        epoch = self.state.epoch(task)
+        if not epoch["pending"]:
+            return None
+        definition = self.registry.get_task(task)
+        if definition is None:
+            return None
+        k = self.state.gate_tests(task) + 1
+        needed = n_min(definition.alpha, spend_delta(definition.delta, k))
+        return str(epoch["trigger"]) if epoch["n_cal"] >= needed else None
 
     async def run_refits(self, due: list[tuple[str, str]]) -> list[RefitOutcome]:
         """Run the due refits one after the other in the worker process."""

@@ -59,8 +59,8 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
         request_id=request.request_id, task=request.task, text=request.text,
         label=answer.label, audit=request.audit, gate_accepted=request.gate_accepted,
         surrogate_label=request.surrogate_label, accept_score=request.accept_score,
-        model_version=request.model_version, embedding=request.embedding,
-        embedder_id=request.embedder_id, teacher=teacher,
+        model_version=request.model_version, reason=request.reason,
+        embedding=request.embedding, embedder_id=request.embedder_id, teacher=teacher,
         latency_ms=round(answer.latency_ms, 3), cost_usd=answer.usage.cost_usd,
         input_tokens=answer.usage.input_tokens, output_tokens=answer.usage.output_tokens,
     )

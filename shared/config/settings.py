@@ -291,8 +291,14 @@ class TrainerSettings(_ServiceSettings):
     refit_check_interval_s: float = Field(default=5.0, gt=0)
     """Seconds between checks of the refit triggers (new traces, schedule, drift, requests)."""
     drift_cooldown_s: float = Field(default=300.0, ge=0)
-    """Least seconds between a refit and a drift-triggered one (also the retry delay after a
-    failed refit, and how often one detector's alarm is written to the registry history)."""
+    """Least seconds between a refit and one triggered by an alarm's calibration epoch (also
+    the retry delay after a failed refit, and how often one detector's alarm is written to the
+    registry history)."""
+    drift_audit_rate: float = Field(default=0.25, ge=0, le=1)
+    """Audit rate routers use (at least) for a task after a drift or monitor alarm, until a
+    version calibrated after the alarm is promoted; 0 disables the boost."""
+    drift_audit_ttl_s: float = Field(default=86400.0, gt=0)
+    """Longest time an audit boost lasts when no such version is promoted."""
     http_port: int = 8083
 
 

@@ -15,7 +15,7 @@ SCHEMA_VERSION = 1
 
 Source = Literal["surrogate", "llm", "fallback"]
 Stage = Literal["router", "worker", "trainer", "client"]
-AnnounceAction = Literal["promote", "rollback", "close_gate", "open_gate"]
+AnnounceAction = Literal["promote", "rollback", "close_gate", "open_gate", "audit_boost"]
 
 
 def now() -> float:
@@ -101,6 +101,7 @@ class Trace(Message):
     surrogate_label: str | None = None
     accept_score: float | None = None
     model_version: str | None = None
+    reason: str | None = None
     embedding: list[float] | None = None
     embedder_id: str | None = None
     teacher: str | None = None

@@ -30,6 +30,9 @@ __all__ = ["DemoError", "Deployment", "ServiceOptions"]
 
 SERVICES = ("router", "worker", "trainer")
 NEVER_S = str(10**9)  # "never" for the trainer's automatic refit triggers
+DRIFT_COOLDOWN_S = 8.0
+"""Least seconds between two trainer refits when an alarm's epoch asks for one: a simulated
+day lasts 10-40 s here, where the service default (300 s) would wait past the day's end."""
 
 
 class DemoError(TracerStreamError):
@@ -85,10 +88,11 @@ class Deployment:
                     "TRACER_STREAM_WORKER_REPLAY_LATENCY_MS": str(opts.latency_ms),
                     "TRACER_STREAM_WORKER_REPLAY_SEED": str(opts.seed),
                     "TRACER_STREAM_WORKER_PRICE_PER_CALL_USD": str(opts.price_per_call_usd)}
-        else:  # the demo asks for the daily refits itself
+        else:  # the demo asks for the daily refits itself; alarms refit within a day
             env |= {"TRACER_STREAM_TRAINER_REFIT_MIN_NEW_TRACES": NEVER_S,
                     "TRACER_STREAM_TRAINER_REFIT_INTERVAL_S": NEVER_S,
                     "TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S": "0.5",
+                    "TRACER_STREAM_TRAINER_DRIFT_COOLDOWN_S": str(DRIFT_COOLDOWN_S),
                     "TRACER_STREAM_TRAINER_ZOO": opts.zoo}
         return env
 

@@ -123,7 +123,7 @@ def refit(deployment: Deployment, task: str, after_day: int, stop: threading.Eve
     state.request_refit(task, "manual")
     while True:
         last = state.last_refit(task)
-        if last["at"] > before:
+        if last["at"] > before and last["trigger"] == "manual":  # not an alarm's refit
             break
         deployment.check()
         if stop.is_set():

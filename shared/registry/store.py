@@ -13,10 +13,13 @@ Key layout (``P`` is the configured key prefix, default ``tracer:``)::
     P model:{task}:history           promotion/rollback/gate/trainer events (JSON), newest first
     P model:{task}:report:{version}  the version's report (JSON), written by the trainer
     P gate:{task}                    hash: open (0/1), reason, since
+    P audit-boost:{task}             temporary audit rate after an alarm (JSON: rate, reason,
+                                     since, expires_at), expires with a Redis TTL
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -148,6 +151,35 @@ class Registry:
             return {"open": True, "reason": "", "since": None}
         return {"open": raw[b"open"] == b"1", "reason": _text(raw[b"reason"]),
                 "since": float(raw[b"since"])}
+
+    # audit boost -------------------------------------------------------------------------
+    def set_audit_boost(self, task: str, rate: float, *, ttl_s: float, reason: str) -> None:
+        """Raise the task's audit rate to at least ``rate`` for ``ttl_s`` seconds (routers draw
+        with max(ρ, rate)); replaces a boost in place."""
+        now = time.time()
+        pipe = self.client.pipeline()
+        pipe.set(self._k("audit-boost", task), orjson.dumps({
+            "rate": rate, "reason": reason, "since": now, "expires_at": now + ttl_s}),
+            ex=max(1, math.ceil(ttl_s)))
+        pipe.lpush(self._k("model", task, "history"), orjson.dumps({
+            "action": "audit_boost", "version": self.current(task), "rate": rate,
+            "ttl_s": ttl_s, "reason": reason, "at": now}))
+        pipe.execute()
+
+    def audit_boost(self, task: str, now: float | None = None) -> dict[str, Any] | None:
+        """The task's boost, or None (never set, cleared, or expired at ``now``)."""
+        raw = self.client.get(self._k("audit-boost", task))
+        if raw is None:
+            return None
+        boost: dict[str, Any] = orjson.loads(raw)
+        return boost if boost["expires_at"] > (time.time() if now is None else now) else None
+
+    def clear_audit_boost(self, task: str, reason: str) -> bool:
+        """End the task's boost; True (and a history event) if one was set."""
+        if not self.client.delete(self._k("audit-boost", task)):
+            return False
+        self.record_event(task, "audit_boost_cleared", reason=reason)
+        return True
 
 
 def _text(raw: bytes | str) -> str:

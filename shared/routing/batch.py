@@ -92,7 +92,7 @@ class BatchRouter:
         items = self._resolve(items, snapshot, slots)
         for _i, _record, p in items:
             if p.state is not None:
-                p.audit = self.rng.random() < p.state.task.audit_rate  # before the gate decides
+                p.audit = self.rng.random() < p.state.audit_rate  # before the gate decides
         pending = [p for _i, _record, p in items]
         hits, misses = self._embed(pending)
         self._score(pending)

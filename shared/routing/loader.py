@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import redis
 
@@ -78,10 +79,12 @@ class StateLoader:
             return None
         version = self.registry.current(name)
         gate = self.registry.gate(name)
+        boost = self.registry.audit_boost(name)
+        rate = float(boost["rate"]) if boost is not None else 0.0
         if previous is not None and previous.version == version and previous.task == task:
-            return previous.with_gate(gate["open"], gate["reason"])
+            return previous.with_registry(gate["open"], gate["reason"], rate)
         state = TaskState(task=task, version=version, gate_open=gate["open"],
-                          gate_reason=gate["reason"])
+                          gate_reason=gate["reason"], audit_boost=rate)
         if version is None:
             return _without(state, reasons.NO_MODEL)
         try:
@@ -116,10 +119,8 @@ class StateLoader:
             log.error("%s: %s", where, exc)
             return _without(state, reasons.EMBEDDER_MISMATCH)
         log.info("%s loaded (gate %s)", where, "open" if state.gate_open else "closed")
-        return TaskState(task=state.task, version=state.version, model=model,
-                         gate_open=state.gate_open, gate_reason=state.gate_reason)
+        return replace(state, model=model)
 
 
 def _without(state: TaskState, reason: str) -> TaskState:
-    return TaskState(task=state.task, version=state.version, unavailable=reason,
-                     gate_open=state.gate_open, gate_reason=state.gate_reason)
+    return replace(state, unavailable=reason)

@@ -45,6 +45,9 @@ class RouterMetrics:
                                 ["task", "version"], registry=registry)
         self.gate_open = Gauge(f"{p}gate_open", "1 when the task's gate is open",
                                ["task"], registry=registry)
+        self.audit_rate = Gauge(f"{p}audit_rate", "Probability of the audit draw per task: "
+                                "max(the task's rate, the trainer's boost after an alarm)",
+                                ["task"], registry=registry)
         self.redis_up = Gauge(f"{p}redis_up", "1 while Redis answers", registry=registry)
         self._versions: dict[str, str] = {}
 
@@ -67,7 +70,7 @@ class RouterMetrics:
                 self.latency.labels(d.outcome).observe(latency_s)
 
     def observe_models(self, states: Mapping[str, TaskState]) -> None:
-        """Publish the version and gate state served per task."""
+        """Publish the version, gate state and audit rate served per task."""
         for name, state in states.items():
             version = state.version if state.model is not None else "none"
             old = self._versions.get(name)
@@ -76,3 +79,4 @@ class RouterMetrics:
             self._versions[name] = str(version)
             self.model_info.labels(name, str(version)).set(1)
             self.gate_open.labels(name).set(1 if state.gate_open else 0)
+            self.audit_rate.labels(name).set(state.audit_rate)

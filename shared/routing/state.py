@@ -54,7 +54,8 @@ class TaskState:
     """One task as the router serves it.
 
     ``model`` is ``None`` when the surrogate cannot answer; ``unavailable`` then says why
-    (a reason of :mod:`tracer_stream.routing.reasons`). ``gate_open`` is the registry's gate.
+    (a reason of :mod:`tracer_stream.routing.reasons`). ``gate_open`` is the registry's gate;
+    ``audit_boost`` the temporary audit rate the trainer set after an alarm (0 when none).
     """
 
     task: Task
@@ -63,13 +64,23 @@ class TaskState:
     unavailable: str | None = None
     gate_open: bool = True
     gate_reason: str = ""
+    audit_boost: float = 0.0
 
     @property
     def name(self) -> str:
         return self.task.name
 
+    @property
+    def audit_rate(self) -> float:
+        """The probability of the audit draw: max(the task's ρ, the boost)."""
+        return max(self.task.audit_rate, self.audit_boost)
+
     def with_gate(self, open_: bool, reason: str = "") -> TaskState:
         return replace(self, gate_open=open_, gate_reason=reason)
+
+    def with_registry(self, open_: bool, reason: str, audit_boost: float) -> TaskState:
+        """The same model with the registry's current gate and audit boost."""
+        return replace(self, gate_open=open_, gate_reason=reason, audit_boost=audit_boost)
 
 
 class ModelHolder:

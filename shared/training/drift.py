@@ -12,11 +12,21 @@ itself is the live monitor's (:mod:`tracer_stream.training.guard`).
   disagreement with the deployed surrogate's label (``shadow_vs_surrogate``: the learner follows
   the new concept, the deployed surrogate does not, so this one stays up after a shift). The
   agreement with the surrogate over the last ``window`` traces is reported as a metric.
+
+  The two detectors watch the stream of requests the router sent to the teacher *for their own
+  sake*, and that stream is selected by the routing, not only by the traffic. So they skip
+  audit traces of handled requests (how many there are depends on the audit rate, which an
+  alarm boosts; the learner still learns from them), and they restart when the selection
+  changes regime: between "every request reaches the teacher" (no model served it, or a
+  task-level reason such as ``gate_closed``) and "only deferred requests do". Without the
+  restart, the first model of every task (the stream turns from all traffic to the hard part
+  of it) and every gate closure would look like drift.
 * **Served-traffic detectors** — on audit traces of the current version, a uniform sample of
   served traffic: ADWIN on the audited disagreement of accepted requests
   (``audited_disagreement``), ADWIN on the acceptance rate (``acceptance_rate``, both
   directions) and two-sided Page-Hinkley on the acceptor scores (``accept_score``). They restart
-  when the current version changes.
+  when the current version changes, and skip traces deferred for a task-level reason (a closed
+  gate accepts nothing).
 
 Error and disagreement detectors alarm only when their rate goes up.
 
@@ -41,6 +51,7 @@ import numpy as np
 from river import drift, linear_model, optim
 
 from tracer_stream.contracts import Trace
+from tracer_stream.training.calibration import WHOLE_TASK_REASONS
 
 _UPWARD_ONLY = frozenset({"audited_disagreement"})
 
@@ -83,6 +94,7 @@ class DriftWatch:
         self._shadow_error = _shadow_detector()
         self._shadow_vs_surrogate = _shadow_detector()
         self._learned = 0
+        self._all_traffic: bool | None = None  # selection regime of the watched stream
         self._dim: int | None = None
         self._agree: deque[bool] = deque(maxlen=window)
         self._version: str | None = None
@@ -99,7 +111,8 @@ class DriftWatch:
             self._version = current_version
             self._served = _served_detectors()
         fired = self._learn(trace)
-        if trace.audit and current_version is not None and trace.model_version == current_version:
+        if (trace.audit and current_version is not None and trace.model_version == current_version
+                and trace.reason not in WHOLE_TASK_REASONS):
             if trace.gate_accepted and trace.surrogate_label is not None:
                 fired += self._feed("audited_disagreement",
                                     float(trace.surrogate_label != trace.label))
@@ -123,9 +136,13 @@ class DriftWatch:
             self._learned = 0
         x: dict[Hashable, float] = dict(enumerate((np.asarray(emb) @ self._projection).tolist()))
         fired: list[str] = []
+        audit_only = trace.audit and trace.gate_accepted
+        if not audit_only:
+            self._follow_regime(trace.model_version is None
+                                or trace.reason in WHOLE_TASK_REASONS)
         if self._learned:
             guess = self._shadow.predict_one(x)
-            watched = self._learned >= self.warmup
+            watched = self._learned >= self.warmup and not audit_only
             if watched and _changed_up(self._shadow_error, float(guess != trace.label)):
                 fired.append("shadow_error")
             if trace.surrogate_label is not None:
@@ -136,6 +153,13 @@ class DriftWatch:
         self._shadow.learn_one(x, trace.label)
         self._learned += 1
         return fired
+
+    def _follow_regime(self, all_traffic: bool) -> None:
+        """Restart the shadow detectors when the watched stream changes selection regime."""
+        if self._all_traffic is not None and all_traffic != self._all_traffic:
+            self._shadow_error = _shadow_detector()
+            self._shadow_vs_surrogate = _shadow_detector()
+        self._all_traffic = all_traffic
 
     def _feed(self, name: str, value: float) -> list[str]:
         detector = self._served[name]

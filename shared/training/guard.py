@@ -4,9 +4,10 @@ Every stored trace that is an audit of a request the current version's gate acce
 (``audit and gate_accepted and model_version == current``) is one draw
 x = 1[surrogate_label ≠ label] of the handled disagreement; it updates a
 :class:`~tracer_stream.learn.monitor.LiveMonitor` at the version's certified α and the task's δ.
-When the monitor's wealth reaches 1/δ the guard closes the task's gate, announces
-``close_gate`` and asks for a refit. A version change (a promotion, a rollback) starts a fresh
-monitor and the publisher reopens the gate.
+When the monitor's wealth reaches 1/δ the guard closes the task's gate and announces
+``close_gate``; the caller treats it as an alarm (:mod:`tracer_stream.training.alarms`: a new
+calibration epoch, an audit boost, and a refit once the epoch has data). A version change (a
+promotion, a rollback) starts a fresh monitor and the publisher reopens the gate.
 
 The state — version, the store sequence number applied last, the monitor — is saved in Redis
 after every batch, so a restart resumes it; traces stored after the saved sequence number are
@@ -68,6 +69,7 @@ class GuardResult:
 
     updates: int = 0
     alarm: bool = False
+    reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,9 +128,8 @@ class LiveGuard:
                       f"(wealth {watch.monitor.wealth:.1f} >= {1 / watch.monitor.delta:.0f})")
             log.warning("task %s version %s: %s; closing the gate", task, watch.version, reason)
             close_gate(self.registry, self.announcer, task, reason)
-            self.state.request_refit(task, "monitor")
             watch.closed_gate = True
-            result.alarm = True
+            result.alarm, result.reason = True, reason
         self.state.save_monitor(task, watch.to_json())
         result.summary = watch.summary()
         return result

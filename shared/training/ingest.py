@@ -3,6 +3,8 @@
 Order matters for at-least-once: the consumer acknowledges the batch's offsets only after
 :meth:`Ingest.process` returned, i.e. after the store fsynced. The live guard and the drift
 watches see only traces the store accepted as new, so a redelivered trace is counted once.
+Their alarms go to :class:`~tracer_stream.training.alarms.AlarmResponse` (calibration epoch,
+audit boost); the held-out traces stored in a task's epoch are counted for the refit trigger.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from tracer_stream.contracts import Trace, decode
 from tracer_stream.errors import ContractError
 from tracer_stream.registry import Registry
+from tracer_stream.training.alarms import AlarmResponse
+from tracer_stream.training.calibration import calibration_mask
 from tracer_stream.training.drift import DriftWatch
 from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.state import TrainerState
@@ -48,16 +54,21 @@ class Ingest:
     drift_cooldown_s
         A detector's alarm is written to the registry history at most once per this interval
         per task (every alarm is logged and counted).
+    calibration_fraction
+        The calibration partition's share (to count the held-out traces of an epoch).
     """
 
     def __init__(self, store: TraceStore, guard: LiveGuard, registry: Registry,
-                 state: TrainerState, *, max_bytes: int, drift_cooldown_s: float) -> None:
+                 state: TrainerState, alarms: AlarmResponse, *, max_bytes: int,
+                 drift_cooldown_s: float, calibration_fraction: float) -> None:
         self.store = store
         self.guard = guard
         self.registry = registry
         self.state = state
+        self.alarms = alarms
         self.max_bytes = max_bytes
         self.drift_cooldown_s = drift_cooldown_s
+        self.calibration_fraction = calibration_fraction
         self.drift: dict[str, DriftWatch] = {}
         self._recorded: dict[tuple[str, str], float] = {}
 
@@ -78,8 +89,21 @@ class Ingest:
             by_task[s.trace.task].append(s)
         for task, stored in by_task.items():
             report.stored[task] = len(stored)
+            self._count_epoch(task, stored)
             self._watch(task, stored, report)
         return report
+
+    def _count_epoch(self, task: str, stored: list[StoredTrace]) -> None:
+        """Count the batch's held-out traces that belong to the task's calibration epoch."""
+        start = self.state.epoch(task)["start"]
+        fresh = [s.trace for s in stored if s.seq >= start]
+        if start <= 1 or not fresh:
+            return
+        held_out = calibration_mask([t.request_id for t in fresh],
+                                    np.array([t.audit for t in fresh], dtype=bool),
+                                    [t.model_version for t in fresh],
+                                    self.calibration_fraction, [t.reason for t in fresh])
+        self.state.count_epoch_calibration(task, int(held_out.sum()))
 
     def recover(self, warm_traces: int = 1000) -> IngestReport:
         """After a restart: replay to the live guard what it had not applied yet, and warm the
@@ -115,6 +139,7 @@ class Ingest:
         result = self.guard.observe(task, stored)
         if result.alarm:
             report.gate_closed.append(task)
+            self.alarms.alarm(task, "monitor", stored[-1].seq, result.reason)
         if result.summary:
             report.watches[task] = result.summary
         version = result.summary.get("version")  # None while the task has no current version
@@ -130,8 +155,8 @@ class Ingest:
 
     def _alarm(self, task: str, detector: str, version: str | None, seq: int) -> None:
         reason = f"drift detector {detector} fired at trace {seq}"
-        log.warning("task %s (version %s): %s; requesting an early refit", task, version, reason)
-        self.state.request_refit(task, f"drift:{detector}", urgent=False)
+        log.warning("task %s (version %s): %s", task, version, reason)
+        self.alarms.alarm(task, f"drift:{detector}", seq, reason)
         now = time.time()
         if now - self._recorded.get((task, detector), 0.0) >= self.drift_cooldown_s:
             self._recorded[(task, detector)] = now

@@ -2,7 +2,9 @@
 
 1. Load every committed trace of the task (:class:`~tracer_stream.training.table.TraceTable`).
 2. Calibration rows: eligible traces hashed into the partition
-   (:mod:`tracer_stream.training.calibration`); everything else trains.
+   (:mod:`tracer_stream.training.calibration`) that belong to the task's current calibration
+   epoch (stored since the last alarm's epoch started); held-out traces of earlier epochs
+   neither calibrate nor train; everything else trains.
 3. δ-spending: the k-th gate test of the task certifies at δₖ = δ·6/(π²k²). A refit that could
    not certify anyway (fewer calibration traces than n_min(α, δₖ), fewer than 4 training traces,
    a single label) is skipped *before* the test and spends nothing.
@@ -14,7 +16,9 @@
 6. Certified: compared with the current version on the same calibration rows
    (:mod:`tracer_stream.training.compare`), stored as a new version with its manifest, report
    and per-label coverage deltas, and made current (announced on the models topic, the gate
-   reopened) only when at least as good.
+   reopened) only when at least as good. A promotion during a pending epoch settles it and
+   clears the task's audit boost (:mod:`tracer_stream.training.alarms`) first, so the routers'
+   re-read after the announcement finds the boost gone.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from tracer_stream.errors import TracerStreamError
 from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, n_min, spend_delta
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
-from tracer_stream.training.calibration import calibration_mask
+from tracer_stream.training.calibration import calibration_mask, calibration_rows
 from tracer_stream.training.compare import Comparison, compare
 from tracer_stream.training.publish import Announcer, make_current
 from tracer_stream.training.state import TrainerState
@@ -96,32 +100,40 @@ class Refitter:
         if definition is None:
             return RefitOutcome(task, trigger, "no_task", "task is not registered")
         table = TraceTable.load(self.store_root, task)
-        cal = calibration_mask(table.request_ids, table.audit, table.model_version,
-                               self.settings.calibration_fraction)
+        held_out = calibration_mask(table.request_ids, table.audit, table.model_version,
+                                    self.settings.calibration_fraction, table.reasons)
+        epoch = self.state.epoch(task)
+        rows = np.flatnonzero(~held_out | calibration_rows(held_out, table.seq, epoch["start"]))
+        cal = held_out[rows]
+        labels = [table.labels[i] for i in rows]
         out = RefitOutcome(task, trigger, "too_few_traces", n_traces=len(table),
                            n_calibration=int(cal.sum()),
                            seq=int(table.seq[-1]) if len(table) else 0)
         k = self.state.gate_tests(task) + 1
         needed = n_min(definition.alpha, spend_delta(definition.delta, k))
-        if out.n_calibration < needed or len(table) - out.n_calibration < 4 or len(
-                set(table.labels)) < 2:
-            out.reason = (f"{out.n_calibration} calibration and {len(table) - out.n_calibration}"
-                          f" training traces, {len(set(table.labels))} label(s); a test at "
-                          f"gate test #{k} needs >= {needed} calibration traces")
+        n_train = len(rows) - out.n_calibration
+        if out.n_calibration < needed or n_train < 4 or len(set(labels)) < 2:
+            out.reason = (f"{out.n_calibration} calibration traces (epoch from trace "
+                          f"{epoch['start']}) and {n_train} training traces, "
+                          f"{len(set(labels))} label(s); a test at gate test #{k} needs >= "
+                          f"{needed} calibration traces")
             return out
         out.k = self.state.next_gate_test(task)
         out.delta_k = spend_delta(definition.delta, out.k)
-        X, ref = self._embeddings(definition, table)
+        X_all, ref = self._embeddings(definition, table)
+        X = X_all[rows]
         parent = self.registry.current(task)
         started = time.monotonic()
-        art = fit(X, table.labels, embedder=ref, config=FitConfig(
+        art = fit(X, labels, embedder=ref, config=FitConfig(
             alphas=self.settings.alphas, delta=out.delta_k, target_alpha=definition.alpha,
             calibration_fraction=self.settings.calibration_fraction, zoo=self.settings.zoo,
-            seed=out.k), is_calibration=cal, trace_ids=table.request_ids,
+            seed=out.k), is_calibration=cal, trace_ids=[table.request_ids[i] for i in rows],
             parent_version=parent)
         out.fit_seconds = time.monotonic() - started
         trainer_info = {"trigger": trigger, "gate_test": out.k, "delta_k": out.delta_k,
-                        "delta_spending": "delta*6/(pi^2 k^2)", "store_seq": out.seq}
+                        "delta_spending": "delta*6/(pi^2 k^2)", "store_seq": out.seq,
+                        "calibration_epoch": {"start": epoch["start"],
+                                              "trigger": epoch["trigger"]}}
         if not art.certified:
             manifest = art.manifest
             out.outcome, out.reason = "not_certified", str(manifest["reason"])
@@ -129,13 +141,14 @@ class Refitter:
                                        traces_needed=manifest.get("traces_needed"),
                                        n_cal=manifest.get("n_cal"), **trainer_info)
             return out
-        y_cal = [table.labels[i] for i in np.flatnonzero(cal)]
+        y_cal = [labels[i] for i in np.flatnonzero(cal)]
         parent_art, parent_error = self._parent(task, parent, ref)
         cmp = compare(art, parent_art, X[cal], y_cal, gate_open=self.registry.gate(task)["open"],
                       parent_error=parent_error)
         out.version = self._store(task, art, cmp, trainer_info, X[cal], y_cal,
-                                  [table.texts[i] for i in np.flatnonzero(cal)])
+                                  [table.texts[i] for i in rows[cal]])
         if cmp.promote:
+            self._settle_epoch(task, epoch, out.version)
             make_current(self.registry, self.announcer, task, out.version, action="promote",
                          reason=f"refit ({trigger}): {cmp.reason}")
             out.outcome, out.reason = "promoted", cmp.reason
@@ -144,6 +157,16 @@ class Refitter:
                                        version=out.version, current=parent, **trainer_info)
             out.outcome, out.reason = "kept_current", cmp.reason
         return out
+
+    def _settle_epoch(self, task: str, epoch: dict[str, Any], version: str) -> None:
+        """``version`` was calibrated in ``epoch``: if that epoch is still the pending one,
+        settle it and end the audit boost."""
+        now = self.state.epoch(task)
+        if not (epoch["pending"] and now["pending"] and now["start"] == epoch["start"]):
+            return
+        self.state.settle_epoch(task)
+        self.registry.clear_audit_boost(task, f"{version} was calibrated on traces from "
+                                              f"{epoch['start']} on (after {epoch['trigger']})")
 
     def _embeddings(self, task: Task, table: TraceTable) -> tuple[np.ndarray, EmbedderRef]:
         if task.embedder not in self._embedders:

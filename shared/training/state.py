@@ -3,14 +3,19 @@
 Key layout (``P`` is the Redis key prefix, default ``tracer:``)::
 
     P trainer:alive                  set with a TTL by a running trainer (its heartbeat)
-    P trainer:refit-requests         hash task → trigger ("manual", "drift:<detector>", ...)
+    P trainer:refit-requests         hash task → trigger ("manual")
     P trainer:{task}:gate-tests      counter k of gate tests run (δ-spending index)
     P trainer:{task}:last-refit      hash: seq (store size it saw), at (unix time), outcome, trigger
     P trainer:{task}:monitor         live monitor state (JSON), see training.guard
+    P trainer:{task}:epoch           calibration epoch: start (first store seq of the epoch),
+                                     at, trigger, reason, pending (0/1), n_cal (held-out traces
+                                     stored since the start; a refit trigger, not a count the
+                                     gate relies on)
     P trainer:{task}:lock            held while a refit of the task runs
 
 The trace store itself is on disk; everything here can be lost without losing a trace (a lost
-gate-test counter restarts δ-spending at k = 1, which is why it lives next to the versions).
+gate-test counter restarts δ-spending at k = 1, which is why it lives next to the versions;
+a lost epoch makes refits calibrate on every held-out trace again, as before the alarm).
 """
 
 from __future__ import annotations
@@ -42,14 +47,9 @@ class TrainerState:
         self.client.delete(self._k("alive"))
 
     # refit requests ----------------------------------------------------------------------
-    def request_refit(self, task: str, trigger: str, *, urgent: bool = True) -> None:
-        """Ask the running trainer to refit ``task``. An urgent request ("manual", "monitor")
-        replaces a pending one; a drift request never replaces one."""
-        key = self._k("refit-requests")
-        if urgent:
-            self.client.hset(key, task, trigger)
-        else:
-            self.client.hsetnx(key, task, trigger)
+    def request_refit(self, task: str, trigger: str) -> None:
+        """Ask the running trainer to refit ``task`` (replaces a pending request)."""
+        self.client.hset(self._k("refit-requests"), task, trigger)
 
     def refit_requests(self) -> dict[str, str]:
         """Pending requests, task → trigger."""
@@ -86,6 +86,38 @@ class TrainerState:
 
     def unlock(self, task: str) -> None:
         self.client.delete(self._k(task, "lock"))
+
+    # calibration epochs ------------------------------------------------------------------
+    def epoch(self, task: str) -> dict[str, Any]:
+        """``{"start": int, "at": float, "trigger": str, "reason": str, "pending": bool,
+        "n_cal": int}``; before any alarm the epoch starts at seq 1 and is not pending."""
+        raw = self.client.hgetall(self._k(task, "epoch"))
+        if not raw:
+            return {"start": 1, "at": 0.0, "trigger": "", "reason": "", "pending": False,
+                    "n_cal": 0}
+        return {"start": int(raw[b"start"]), "at": float(raw[b"at"]),
+                "trigger": _text(raw[b"trigger"]), "reason": _text(raw[b"reason"]),
+                "pending": raw[b"pending"] == b"1", "n_cal": int(raw.get(b"n_cal", b"0"))}
+
+    def start_epoch(self, task: str, start: int, trigger: str, reason: str) -> bool:
+        """Start a calibration epoch at store seq ``start`` unless one is pending (started by
+        an earlier alarm and not yet served by a version calibrated in it). True if started."""
+        if self.epoch(task)["pending"]:
+            return False
+        self.client.hset(self._k(task, "epoch"), mapping={
+            "start": start, "at": time.time(), "trigger": trigger, "reason": reason,
+            "pending": 1, "n_cal": 0})
+        return True
+
+    def count_epoch_calibration(self, task: str, n: int) -> None:
+        """Add ``n`` held-out traces stored in the current epoch (the refit trigger's count)."""
+        if n and self.client.exists(self._k(task, "epoch")):
+            self.client.hincrby(self._k(task, "epoch"), "n_cal", n)
+
+    def settle_epoch(self, task: str) -> None:
+        """A version calibrated in the epoch serves now: the next alarm starts a new one."""
+        if self.client.exists(self._k(task, "epoch")):
+            self.client.hset(self._k(task, "epoch"), "pending", 0)
 
     # live monitor ------------------------------------------------------------------------
     def save_monitor(self, task: str, blob: bytes) -> None:

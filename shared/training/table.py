@@ -30,6 +30,7 @@ class TraceTable:
     labels: list[str]
     audit: np.ndarray
     model_version: list[str | None]
+    reasons: list[str | None]
     embedder_ids: list[str | None]
     _emb: list[tuple[Path, int, int] | None]
 
@@ -55,6 +56,7 @@ class TraceTable:
             labels=[r["label"] for r in records],
             audit=np.array([bool(r["audit"]) for r in records], dtype=bool),
             model_version=[r.get("model_version") for r in records],
+            reasons=[r.get("reason") for r in records],
             embedder_ids=[r.get("embedder_id") for r in records],
             _emb=emb,
         )

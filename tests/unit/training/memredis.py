@@ -56,6 +56,12 @@ class MemRedis:
         h[_b(field)] = _b(value)
         return 1
 
+    def hincrby(self, key: str, field: str, amount: int = 1) -> int:
+        h = self.data.setdefault(key, {})
+        value = int(h.get(_b(field), b"0")) + amount
+        h[_b(field)] = _b(value)
+        return value
+
     def hgetall(self, key: str) -> dict[bytes, bytes]:
         return dict(self.data.get(key, {}))
 

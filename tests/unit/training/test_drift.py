@@ -11,6 +11,7 @@ from tracer_stream.contracts import Trace, encode
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
 from tracer_stream.training import DriftWatch, LiveGuard, TraceStore, TrainerState
+from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.ingest import Ingest
 
 from .memredis import MemRedis
@@ -67,15 +68,37 @@ def test_acceptance_rate_change_is_detected_and_detectors_restart_per_version() 
                                           for t in dropped], "v2") if n == "acceptance_rate"]
 
 
-def test_ingest_stores_once_and_turns_alarms_into_refit_requests(tmp_path: Path) -> None:
+def test_the_first_model_and_audit_boosts_are_not_drift() -> None:
+    stream = list(traffic(3000, seed=7))
+    cold = [dataclasses.replace(t, model_version=None) for t in stream[:1000]]
+    # then a model serves: only the requests it defers reach the teacher (the hard ones, here:
+    # those it labels wrongly), plus audits of handled requests, at 2% and then boosted to 25%
+    rng = np.random.default_rng(8)
+    later = []
+    for i, t in enumerate(stream[1000:]):
+        hard = rng.random() < 0.3
+        audit = rng.random() < (0.02 if i < 1000 else 0.25)
+        if hard or audit:
+            later.append(dataclasses.replace(
+                t, model_version="v1", audit=audit, gate_accepted=not hard,
+                surrogate_label=t.label if not hard else LABELS[0], accept_score=0.9,
+                reason=None if not hard else "below_threshold"))
+    fired = run(DriftWatch(), cold + later)
+    assert not [name for _, name in fired if name.startswith("shadow")]
+
+
+def test_ingest_stores_once_and_turns_alarms_into_epochs_and_boosts(tmp_path: Path) -> None:
     registry = Registry(MemRedis())  # type: ignore[arg-type]
     registry.put_task(Task(name="intents", labels=LABELS))
     registry.add_version("intents", b"blob", {"alpha": 0.95})
     registry.set_current("intents", "v1")
     state = TrainerState(registry.client)
-    guard = LiveGuard(registry, state, RecordingAnnouncer())  # type: ignore[arg-type]
-    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, max_bytes=1 << 20,
-                    drift_cooldown_s=3600)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer)  # type: ignore[arg-type]
+    alarms = AlarmResponse(registry, state, announcer, audit_rate=0.3,  # type: ignore[arg-type]
+                           ttl_s=600)
+    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+                    drift_cooldown_s=3600, calibration_fraction=0.3)
     before = list(traffic(1500, seed=5))
     after = list(traffic(1000, seed=6, start=1500, remap=SHIFT))
     surrogate = before + list(traffic(1000, seed=6, start=1500))
@@ -85,8 +108,13 @@ def test_ingest_stores_once_and_turns_alarms_into_refit_requests(tmp_path: Path)
     assert sum(r.stored["intents"] for r in reports) == 2500
     assert sum(r.duplicates for r in reports) == 50 * (len(reports) - 1)
     assert ingest.process([b"{not json", raws[0]]).rejected == {"malformed_json": 1}
-    alarms = [d for r in reports for d in r.drift]
-    assert alarms and "intents" in state.refit_requests()  # "monitor" wins over "drift:..."
+    fired = [d for r in reports for d in r.drift]
+    epoch = state.epoch("intents")
+    assert fired and epoch["pending"] and epoch["start"] > 1500
+    assert epoch["trigger"] in {"monitor", *(f"drift:{d}" for _, d in fired)}
+    assert registry.audit_boost("intents")["rate"] == 0.3  # type: ignore[index]
+    assert ("intents", "v1", "audit_boost") in announcer.sent
+    assert [e["action"] for e in registry.history("intents")].count("calibration_epoch") == 1
     drift_events = [e for e in registry.history("intents") if e["action"] == "drift"]
-    assert len(drift_events) == len({d for _, d in alarms})  # once per detector per cooldown
+    assert len(drift_events) == len({d for _, d in fired})  # once per detector per cooldown
     assert reports[-1].watches["intents"]["audited"] == 500

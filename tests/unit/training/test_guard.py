@@ -17,6 +17,7 @@ from tracer_stream.training import (
     TrainerState,
     make_current,
 )
+from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.ingest import Ingest
 
 from .memredis import MemRedis
@@ -63,7 +64,7 @@ def test_a_bad_model_is_shut_off(registry: Registry) -> None:
     assert shut_at is not None and shut_at < 200
     assert not registry.gate("intents")["open"]
     assert announcer.sent == [("intents", "v1", "close_gate")]
-    assert state.refit_requests() == {"intents": "monitor"}
+    assert state.refit_requests() == {}  # the refit waits for the alarm's calibration epoch
     assert registry.history("intents")[0]["action"] == "close_gate"
 
 
@@ -111,10 +112,42 @@ def test_a_new_version_is_monitored_afresh_and_reopens_the_gate(registry: Regist
 def test_traces_stored_by_a_batch_that_failed_later_still_reach_the_monitor(
         registry: Registry, tmp_path: Path) -> None:
     guard, _, state = guard_for(registry)
-    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, max_bytes=1 << 20,
-                    drift_cooldown_s=0)
+    alarms = AlarmResponse(registry, state, guard.announcer, audit_rate=0.25, ttl_s=60)
+    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+                    drift_cooldown_s=0, calibration_fraction=0.3)
     first, lost, last = (audited(range(a, b), 0.0) for a, b in ((1, 11), (11, 21), (21, 31)))
     ingest.process([encode(s.trace) for s in first])
     ingest.store.append([s.trace for s in lost])  # stored, then the batch died on Redis
     report = ingest.process([encode(s.trace) for s in last])
     assert report.watches["intents"]["audited"] == 30
+
+
+def test_a_monitor_alarm_starts_an_epoch_and_boosts_audits(registry: Registry,
+                                                          tmp_path: Path) -> None:
+    guard, announcer, state = guard_for(registry)
+    alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
+                           ttl_s=600)
+    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+                    drift_cooldown_s=0, calibration_fraction=0.3)
+    closed_at = None
+    for seq in range(1, 1001, 10):
+        report = ingest.process([encode(s.trace) for s in audited(range(seq, seq + 10), 0.5,
+                                                                  seed=seq)])
+        if report.gate_closed:
+            closed_at = seq + 9
+            break
+    assert closed_at is not None
+    epoch = state.epoch("intents")
+    assert epoch["pending"] and epoch["start"] == closed_at + 1 and epoch["trigger"] == "monitor"
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25
+    assert [a for _, _, a in announcer.sent] == ["close_gate", "audit_boost"]
+    # traces deferred while the gate is closed are held out and counted for the epoch's refit
+    closed = [Trace(request_id=f"c{i}", task="intents", text="t", label="a", audit=False,
+                    gate_accepted=False, model_version="v1", reason="gate_closed")
+              for i in range(200)]
+    ingest.process([encode(t) for t in closed])
+    assert 30 < state.epoch("intents")["n_cal"] < 90   # ~30% of 200 are in the partition
+    # a second alarm during a pending epoch keeps its start
+    assert not alarms.alarm("intents", "drift:shadow_error", 5000, "again")
+    assert state.epoch("intents")["start"] == closed_at + 1

@@ -1,0 +1,57 @@
+"""What the trainer does when a drift detector or the live monitor raises an alarm for a task.
+
+1. **Calibration epoch.** Unless an epoch is already pending (started by an earlier alarm and
+   not yet served by a version calibrated in it), a new one starts at the next store sequence
+   number: later refits calibrate only on held-out traces stored from there on
+   (:func:`tracer_stream.training.calibration.calibration_rows`), and compare the candidate
+   with the current version on those same rows. The refit trigger of a pending epoch waits
+   until enough of them exist (:mod:`tracer_stream.training.schedule`).
+2. **Audit boost.** The task's audit rate is raised to ``audit_rate`` in the registry for at
+   most ``ttl_s`` seconds (routers draw with max(ρ, boost)), and a ``audit_boost``
+   announcement tells the routers to re-read the registry now. More audits feed the live
+   monitor of the current version and the new epoch's calibration set faster. The audit flag
+   is still an independent draw made before the gate decides, with a probability that depends
+   on time only, so audit traces stay a uniform sample of traffic. The refit that promotes a
+   version calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.
+   Refitter`); otherwise it expires.
+
+The alarms themselves stay operational triggers (``gate.md``): a false alarm costs calibration
+data and audits, never validity.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tracer_stream.registry import Registry
+from tracer_stream.training.publish import Announcer
+from tracer_stream.training.state import TrainerState
+
+log = logging.getLogger(__name__)
+
+
+class AlarmResponse:
+    """Starts epochs and boosts audits on alarms (see the module docstring)."""
+
+    def __init__(self, registry: Registry, state: TrainerState, announcer: Announcer, *,
+                 audit_rate: float, ttl_s: float) -> None:
+        self.registry = registry
+        self.state = state
+        self.announcer = announcer
+        self.audit_rate = audit_rate
+        self.ttl_s = ttl_s
+
+    def alarm(self, task: str, trigger: str, seq: int, reason: str) -> bool:
+        """React to an alarm raised at store seq ``seq``; True when it started an epoch."""
+        started = self.state.start_epoch(task, seq + 1, trigger, reason)
+        if started:
+            log.warning("task %s: calibration epoch starts at trace %d (%s)", task, seq + 1,
+                        trigger)
+            self.registry.record_event(task, "calibration_epoch", reason=reason,
+                                       trigger=trigger, start=seq + 1)
+        if self.audit_rate > 0 and (started or self.registry.audit_boost(task) is None):
+            self.registry.set_audit_boost(task, self.audit_rate, ttl_s=self.ttl_s,
+                                          reason=f"{trigger}: {reason}")
+            self.announcer.announce(task, self.registry.current(task), "audit_boost",
+                                    f"audit rate >= {self.audit_rate:g} after {trigger}")
+        return started
