@@ -45,7 +45,8 @@ def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[T
     """Serve ``requests`` with ``art``, send the resulting traces, wait until stored."""
     traces = serve(art, requests, version=version, audit_rate=0.2, seed=seed)
     expected = h.stored() + h.send(traces)
-    wait_until(lambda: h.stored() == expected, 30, 0.1, what="served traces stored")
+    wait_until(lambda: h.stored() == expected, 120, 0.1,
+               what="served traces stored")
     return traces
 
 
