@@ -61,13 +61,15 @@ def test_no_reply_topic_and_the_labels_topic_need_no_lookup(topics: ReplyTopics,
 def test_the_deployments_own_topics_are_refused(topics: ReplyTopics) -> None:
     assert topics.reason("t.models") == FORBIDDEN_REPLY_TOPIC
     assert topics.reason("t.traces") == FORBIDDEN_REPLY_TOPIC
-    assert "own topics" in (topics.problem("t.models") or "")
+    assert topics.refusal("t.models") == (
+        FORBIDDEN_REPLY_TOPIC, "reply_topic 't.models' is one of the deployment's own topics")
 
 
 def test_existing_topics_pass_and_unknown_ones_are_refused(topics: ReplyTopics) -> None:
     assert topics.reason("replies.a") is None
     assert topics.reason("replies.typo") == UNKNOWN_REPLY_TOPIC
-    assert topics.problem("replies.typo") == "reply_topic 'replies.typo' does not exist"
+    assert topics.refusal("replies.typo") == (UNKNOWN_REPLY_TOPIC,
+                                              "reply_topic 'replies.typo' does not exist")
 
 
 def test_metadata_is_cached_and_refreshed_for_new_topics(topics: ReplyTopics, cluster: Cluster,
