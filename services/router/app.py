@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from threadpoolctl import threadpool_limits
 
 from tracer_stream.bus import BatchConsumer, Producer
+from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import RouterSettings, masked_dump
 from tracer_stream.errors import BusError
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
@@ -65,6 +66,7 @@ class RouterService:
                                   settings.model_signing_key.get_secret_value().encode(),
                                   self.embedders)
         self.deduper = Deduper(client, self.guard, prefix=prefix, ttl_s=settings.dedupe_ttl_s)
+        self.producer = Producer(settings.kafka)
         self.router = BatchRouter(
             topics=RouterTopics(labels=topics.name("labels"),
                                 llm_requests=topics.name("llm_requests"),
@@ -79,6 +81,7 @@ class RouterService:
                           max_text_chars=settings.limits.max_text_chars,
                           registry_max_staleness_s=settings.registry_max_staleness_s),
             rng=random.Random(settings.audit_seed),
+            reply_topics=ReplyTopics.of(self.producer, topics),
         )
         self.consumer: BatchConsumer | None = None
 
@@ -109,13 +112,12 @@ class RouterService:
             self.embedders.get(state.task.embedder)
         refresher.start()
         self.consumer = BatchConsumer(s.kafka, s.group_id, [s.topics.name("requests")])
-        producer = Producer(s.kafka)
         try:
-            self._loop(self.consumer, producer)
+            self._loop(self.consumer, self.producer)
         finally:
             refresher.stop()
             self.consumer.close()
-            producer.close()
+            self.producer.close()
             feed.close()
             http.stop()
             self.registry.close()

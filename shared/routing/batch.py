@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
+from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.contracts import ClassificationRequest, decode
 from tracer_stream.errors import ContractError
 from tracer_stream.routing import reasons
@@ -72,7 +73,8 @@ class BatchRouter:
     def __init__(self, *, topics: RouterTopics, holder: ModelHolder, resolver: TaskResolver,
                  embedders: EmbedderPool, cache: EmbeddingCache | None, deduper: Deduper | None,
                  guard: RedisGuard, limits: Limits | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 reply_topics: ReplyTopics | None = None) -> None:
         self.topics = topics
         self.holder = holder
         self.resolver = resolver
@@ -82,6 +84,7 @@ class BatchRouter:
         self.guard = guard
         self.limits = limits or Limits()
         self.rng = rng or random.Random()
+        self.reply_topics = reply_topics
 
     def route(self, records: Sequence[Record]) -> BatchResult:
         """Decide every record of one batch (see the module docstring)."""
@@ -133,6 +136,10 @@ class BatchRouter:
                 slots[i] = self._reject(
                     record, reasons.TEXT_TOO_LONG, f"text has {len(request.text)} characters, "
                     f"the limit is {self.limits.max_text_chars}", field="text", request=request)
+                continue
+            if self.reply_topics is not None and (
+                    refused := self.reply_topics.refusal(request.reply_topic)):
+                slots[i] = self._reject(record, *refused, field="reply_topic", request=request)
                 continue
             items.append((i, record, Pending(request, received_at)))
         return items

@@ -62,18 +62,22 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
                             "text": "x" * 3000})])
     dep.send([request("long", "y" * 101, task), request("who", "hi", "no-such-task"),
               request("ok-1", "my card was stolen", task, metadata={"k": 1}),
-              request("ok-2", "rain forecast", task)])
-    out.wait_for({"no-text", "big", "long", "who", "ok-1", "ok-2"})
+              request("ok-2", "rain forecast", task),
+              request("typo", "hi", task, reply_topic="no-such-reply-topic"),
+              request("own", "hi", task, reply_topic=dep.topics.name("traces"))])
+    out.wait_for({"no-text", "big", "long", "who", "ok-1", "ok-2", "typo", "own"})
 
-    def seven() -> bool:
+    def nine() -> bool:
         out.poll()
-        return len(out.messages) >= 7
+        return len(out.messages) >= 9
 
-    wait_until(seven, 10, what="7 outputs")
+    wait_until(nine, 10, what="9 outputs")
     letters = [m for _t, m in out.messages if isinstance(m, DeadLetter)]
     got = sorted((m.reason, m.field or "", m.request_id or "") for m in letters)
-    assert got == [("malformed_json", "", ""), ("schema_violation", "text", "no-text"),
+    assert got == [("forbidden_reply_topic", "reply_topic", "own"),
+                   ("malformed_json", "", ""), ("schema_violation", "text", "no-text"),
                    ("text_too_long", "text", "long"), ("too_large", "", "big"),
+                   ("unknown_reply_topic", "reply_topic", "typo"),
                    ("unknown_task", "task", "who")]
     for letter in letters:
         assert letter.stage == "router" and letter.payload
@@ -89,7 +93,7 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
     assert router.metric("tracer_stream_router_deferred_total", task=task,
                          reason="no_model") == 2
     assert router.metric("tracer_stream_router_requests_total", task=task,
-                         outcome="dead_letter") == 3
+                         outcome="dead_letter") == 5
     assert router.metric("tracer_stream_router_requests_total", task="_unknown",
                          outcome="dead_letter") == 2  # undecodable, and the unknown task
 
