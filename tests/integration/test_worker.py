@@ -1,6 +1,6 @@
-"""The LLM worker as a subprocess against the real broker and Redis, with a local HTTP server
-speaking the OpenAI protocol as the teacher (and the replay backend): outputs and their fields,
-dead letters, probes and metrics, clean shutdown with commits."""
+"""The LLM worker as a subprocess against the real broker and Redis, with local HTTP servers
+speaking the OpenAI and the Anthropic protocol as the teacher (and the replay backend): outputs
+and their fields, retries, dead letters, probes and metrics, clean shutdown with commits."""
 
 from __future__ import annotations
 
@@ -236,6 +236,39 @@ def test_probes_and_metrics(openai_worker: ServiceProcess, kafka: KafkaSettings,
     for name in ("llm_cost_usd_total", "llm_retries_total", "llm_latency_seconds_bucket",
                  "dead_letters_total", "in_flight", "produced_total"):
         assert f"tracer_stream_worker_{name}" in metrics
+
+
+def test_anthropic_backend_retries_a_429_then_labels(
+        kafka: KafkaSettings, redis_settings: RedisSettings, fresh_topics: TopicSettings,
+        service_env: dict[str, str], tmp_path: Path) -> None:
+    task = register_task(redis_settings, "anthropic")
+    with running("anthropic", teacher_reply) as server:
+        server.script.append(Reply(status=429, headers={"retry-after": "0"}))
+        env = env_with(service_env, TRACER_STREAM_TOPICS_PREFIX=fresh_topics.prefix,
+                       TRACER_STREAM_WORKER_GROUP_ID=f"it-anthropic-{uuid.uuid4().hex[:6]}",
+                       TRACER_STREAM_WORKER_BACKEND="anthropic",
+                       TRACER_STREAM_WORKER_BASE_URL=server.base_url,
+                       TRACER_STREAM_WORKER_API_KEY="sk-ant-integration-SECRET",
+                       TRACER_STREAM_WORKER_MODEL="test-model",
+                       TRACER_STREAM_WORKER_HTTP_PORT="0",
+                       TRACER_STREAM_WORKER_BACKOFF_BASE_S="0.05")
+        request = llm_request(task, "this is awful")
+        send(kafka, fresh_topics, request)
+        worker = ServiceProcess(["worker"], env, tmp_path / "anthropic.log")
+        try:
+            got = collect(kafka, fresh_topics, has(labels={request.request_id},
+                                                   traces={request.request_id}))
+        finally:
+            assert worker.stop() == 0, worker.output()
+        assert "sk-ant-integration-SECRET" not in worker.output()
+        recorded = server.requests
+    assert [r.path for r in recorded] == ["/v1/messages", "/v1/messages"]  # 429, then 200
+    assert recorded[-1].headers.get("x-api-key") == "sk-ant-integration-SECRET"
+    [label] = by_id(got["labels"])[request.request_id]
+    [trace] = by_id(got["traces"])[request.request_id]
+    assert (label.label, label.source) == ("negative", "llm")
+    assert (trace.label, trace.teacher) == ("negative", "anthropic:test-model")
+    assert got["dead_letter"] == []
 
 
 def test_replay_backend_end_to_end_and_sigterm_commits(
