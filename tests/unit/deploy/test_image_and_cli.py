@@ -225,8 +225,8 @@ def _check_against_parser(argv: list[str], where: str) -> None:
     from tracer_stream.cli.main import build_parser
 
     parser = build_parser()
-    if argv[0] not in _subcommands(parser):
-        pytest.skip(f"`tracer-stream {argv[0]}` ({where}) is not registered in the CLI yet")
+    assert argv[0] in _subcommands(parser), \
+        f"{where}: `tracer-stream {argv[0]}` is not a command of the CLI"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         try:
