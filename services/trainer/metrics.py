@@ -47,6 +47,14 @@ class TrainerMetrics:
                                 "Upper end of the live agreement's confidence sequence")
         self.live_wealth = gauge("live_wealth", "Live monitor wealth (alarm at 1/δ)")
         self.drift = counter("drift_alarms", "Drift detector alarms", ("task", "detector"))
+        self.audit_boost = gauge("audit_boost",
+                                 "Audit rate the routers apply at least after an alarm (0: none)")
+        self.epoch_start = gauge("calibration_epoch_start",
+                                 "First store seq of the task's calibration epoch (1: no alarm)")
+        self.epoch_pending = gauge("calibration_epoch_pending",
+                                   "1 while no version calibrated in the epoch serves")
+        self.epoch_calibration = gauge("calibration_epoch_traces",
+                                       "Held-out traces stored in the calibration epoch")
         self.shadow = gauge("shadow_agreement",
                             "Agreement of the shadow learner with the deployed surrogate")
 
@@ -74,6 +82,13 @@ class TrainerMetrics:
             self.live_agreement.labels(task).set(summary["agreement"])
             self.live_lower.labels(task).set(summary["confidence_sequence"][0])
             self.live_upper.labels(task).set(summary["confidence_sequence"][1])
+
+    def observe_epoch(self, task: str, epoch: dict[str, Any],
+                      boost: dict[str, Any] | None) -> None:
+        self.audit_boost.labels(task).set(float(boost["rate"]) if boost else 0.0)
+        self.epoch_start.labels(task).set(epoch["start"])
+        self.epoch_pending.labels(task).set(int(epoch["pending"]))
+        self.epoch_calibration.labels(task).set(epoch["n_cal"])
 
     def observe_refit(self, outcome: RefitOutcome) -> None:
         self.refits.labels(outcome.task, outcome.outcome).inc()

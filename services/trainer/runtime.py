@@ -94,6 +94,8 @@ class TrainerRuntime:
         self.metrics.observe_ingest(report)
         for task in report.stored:
             self.metrics.store_size.labels(task).set(self.store.count(task))
+            self.metrics.observe_epoch(task, self.state.epoch(task),
+                                       self.registry.audit_boost(task))
         return report
 
     def refresh_gauges(self) -> None:
@@ -104,6 +106,8 @@ class TrainerRuntime:
         for task in self.store.tasks():
             self.metrics.store_size.labels(task).set(self.store.count(task))
             self.metrics.gate_open.labels(task).set(int(self.registry.gate(task)["open"]))
+            self.metrics.observe_epoch(task, self.state.epoch(task),
+                                       self.registry.audit_boost(task))
             watch = self.guard.watch(task)
             if watch is not None:
                 self.metrics.observe_watch(task, watch.summary())

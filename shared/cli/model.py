@@ -3,7 +3,8 @@
 * ``list TASK`` — every version: certified, α, δ, coverage on calibration, which is current.
 * ``show TASK [VERSION]`` — one version (default: current): certificate, data, how it compared
   with its parent, per-label coverage deltas, and for the current version the gate state and the
-  live monitor (audited agreement, its confidence sequence, the wealth and its alarm level).
+  live monitor (audited agreement, its confidence sequence, the wealth and its alarm level),
+  the audit boost after an alarm and the calibration epoch.
   ``--json`` prints everything, including the report.
 * ``promote TASK VERSION`` / ``rollback TASK [VERSION]`` — make a version current and announce it
   on the models topic (rollback defaults to the version served before the current one). Either
@@ -83,19 +84,41 @@ def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) 
         raise RegistryError("task has no current version; name one", task=task)
     manifest = registry.manifest(task, version)
     live = None
+    alarm: dict[str, Any] | None = None
     if version == current:
-        raw = TrainerState(registry.client, RedisSettings().key_prefix).load_monitor(task)
+        state = TrainerState(registry.client, RedisSettings().key_prefix)
+        raw = state.load_monitor(task)
         watch = Watch.from_json(raw) if raw else None
         live = watch.summary() if watch is not None and watch.version == version else None
+        alarm = {"audit_boost": registry.audit_boost(task),
+                 "calibration_epoch": state.epoch(task)}
     gate = registry.gate(task) if version == current else None
     if as_json:
         print(orjson.dumps({"manifest": manifest, "current": version == current, "gate": gate,
-                            "live_monitor": live, "report": registry.report(task, version)},
+                            "live_monitor": live, "after_alarm": alarm,
+                            "report": registry.report(task, version)},
                            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
         return 0
-    for line in _describe(version, manifest, current, gate, live):
+    for line in _describe(version, manifest, current, gate, live) + _after_alarm(alarm):
         print(line)
     return 0
+
+
+def _after_alarm(alarm: dict[str, Any] | None) -> list[str]:
+    """The audit boost and the calibration epoch (for the current version)."""
+    if alarm is None:
+        return []
+    boost, epoch = alarm["audit_boost"], alarm["calibration_epoch"]
+    lines = ["audit boost  " + ("none" if boost is None else
+                                f"rate>={boost['rate']:g} until {boost['expires_at']:.0f} "
+                                f"({boost['reason']})")]
+    if epoch["at"]:
+        lines.append(f"calibration  epoch from trace {epoch['start']} after {epoch['trigger']} "
+                     f"({'pending' if epoch['pending'] else 'settled'}, "
+                     f"{epoch['n_cal']} held-out traces since)")
+    else:
+        lines.append("calibration  every held-out trace (no alarm yet)")
+    return lines
 
 
 def _describe(version: str, m: dict[str, Any], current: str | None, gate: dict[str, Any] | None,

@@ -1,7 +1,8 @@
-"""Keeps the :class:`ModelHolder` current: on every model announcement and, as a fallback,
-every ``interval_s`` seconds, it re-reads each task's current version and gate state from the
-registry and swaps the new mapping in. It runs in a background thread so that loading a model
-never stalls the batch in flight; batches pick the new mapping up at their next snapshot.
+"""Keeps the :class:`ModelHolder` current: on every model announcement (``promote``,
+``rollback``, ``open_gate``, ``close_gate``, ``audit_boost``) and, as a fallback, every
+``interval_s`` seconds, it re-reads each task's current version, gate state and audit boost
+from the registry and swaps the new mapping in. It runs in a background thread so that loading a
+model never stalls the batch in flight; batches pick the new mapping up at their next snapshot.
 
 While Redis is down it keeps what it knew. A ``close_gate`` announcement is applied from the
 message itself, so a gate can be closed even when the registry is unreachable.

@@ -169,3 +169,16 @@ def test_identical_texts_are_embedded_once(rig: Rig) -> None:
     serving(rig)
     rig.router.route([request("a", "my card"), request("b", "my card"), request("c", "x")])
     assert sorted(rig.embedder.calls[0]) == ["my card", "x"]
+
+
+def test_audit_draws_use_the_larger_of_the_task_rate_and_the_boost(rig: Rig) -> None:
+    def rate(task_rate: float, boost: float) -> float:
+        rig.serve(TaskState(task=TASK.model_copy(update={"audit_rate": task_rate}),
+                            version="v1", model=rig.surrogate, audit_boost=boost))
+        rig.router.rng = random.Random(2)
+        result = rig.router.route([request(f"r{i}", "my card") for i in range(2000)])
+        return sum(d.audit for d in result.decisions) / 2000
+
+    assert 0.22 < rate(0.02, 0.25) < 0.28   # boosted
+    assert 0.17 < rate(0.2, 0.05) < 0.23    # a boost below the task's rate changes nothing
+    assert rate(0.0, 0.0) == 0.0

@@ -117,3 +117,40 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     assert value(f"{p}model_info", task="intents", version="v1") is None
     assert value(f"{p}model_info", task="intents", version="v2") == 1
     assert value(f"{p}gate_open", task="intents") == 0
+
+
+def test_loader_reads_the_audit_boost_and_keeps_the_loaded_model() -> None:
+    from tests.unit.training.memredis import MemRedis
+    from tracer_stream.registry import Registry
+    from tracer_stream.routing.loader import StateLoader
+
+    registry = Registry(MemRedis())  # type: ignore[arg-type]
+    registry.put_task(TASK)
+    registry.add_version(TASK.name, b"blob", {})
+    registry.set_current(TASK.name, "v1")
+    loads: list[bytes] = []
+
+    def artefact(blob: bytes, key: bytes) -> FakeSurrogate:
+        loads.append(blob)
+        return FakeSurrogate()
+
+    loader = StateLoader(registry, b"key", EmbedderPool("hash:32"), artefact_loader=artefact)
+    plain = loader.load(TASK.name)
+    assert plain is not None and plain.model is not None and plain.audit_boost == 0.0
+    assert plain.audit_rate == TASK.audit_rate
+    registry.set_audit_boost(TASK.name, 0.25, ttl_s=600, reason="drift")
+    boosted = loader.load(TASK.name, plain)
+    assert boosted is not None and boosted.audit_rate == 0.25
+    assert boosted.model is plain.model and len(loads) == 1  # no reload for a boost
+    registry.clear_audit_boost(TASK.name, "v2 promoted")
+    cleared = loader.load(TASK.name, boosted)
+    assert cleared is not None and cleared.audit_rate == TASK.audit_rate
+
+
+def test_metrics_publish_the_effective_audit_rate() -> None:
+    registry = CollectorRegistry()
+    metrics = RouterMetrics(registry)
+    metrics.observe_models({"intents": TaskState(task=TASK, version="v1", model=FakeSurrogate(),
+                                                 audit_boost=0.25)})
+    assert registry.get_sample_value("tracer_stream_router_audit_rate",
+                                     {"task": "intents"}) == 0.25

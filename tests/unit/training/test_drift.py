@@ -69,20 +69,24 @@ def test_acceptance_rate_change_is_detected_and_detectors_restart_per_version() 
 
 
 def test_the_first_model_and_audit_boosts_are_not_drift() -> None:
-    stream = list(traffic(3000, seed=7))
+    stream = list(traffic(4000, seed=7))
     cold = [dataclasses.replace(t, model_version=None) for t in stream[:1000]]
-    # then a model serves: only the requests it defers reach the teacher (the hard ones, here:
-    # those it labels wrongly), plus audits of handled requests, at 2% and then boosted to 25%
+    # then a model serves: only the requests it defers reach the teacher — the hard ones, here
+    # with an ambiguous teacher label (without the restart on this regime change, shadow_error
+    # fires ~70 traces in) — plus audits of handled requests, at 2% and then at 25%
     rng = np.random.default_rng(8)
     later = []
     for i, t in enumerate(stream[1000:]):
         hard = rng.random() < 0.3
-        audit = rng.random() < (0.02 if i < 1000 else 0.25)
-        if hard or audit:
+        audit = rng.random() < (0.02 if i < 1500 else 0.25)
+        if hard:
+            label = str(rng.choice(LABELS)) if rng.random() < 0.3 else t.label
             later.append(dataclasses.replace(
-                t, model_version="v1", audit=audit, gate_accepted=not hard,
-                surrogate_label=t.label if not hard else LABELS[0], accept_score=0.9,
-                reason=None if not hard else "below_threshold"))
+                t, label=label, model_version="v1", audit=audit, gate_accepted=False,
+                surrogate_label=label, reason="below_threshold"))
+        elif audit:
+            later.append(dataclasses.replace(t, model_version="v1", audit=True,
+                                             gate_accepted=True, surrogate_label=t.label))
     fired = run(DriftWatch(), cold + later)
     assert not [name for _, name in fired if name.startswith("shadow")]
 

@@ -32,6 +32,11 @@ class RecordingAnnouncer:
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
+    return make_world(tmp_path)
+
+
+def make_world(tmp_path: Path) -> dict[str, Any]:
+    """A registry with the task, trainer state, announcer, refitter and store."""
     registry = Registry(MemRedis())  # type: ignore[arg-type]
     registry.put_task(Task(name="intents", labels=LABELS, embedder=EMBEDDER))
     state = TrainerState(registry.client)
