@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .forecast import from_share, start_share
+from .forecast import start_share
 from .gate import NEG_INF, GateResult, certify, threshold_grid
 from .policy import NEVER, Policy, Signals, Stage
 from .selection import Candidate, ValidationView
@@ -55,11 +55,12 @@ def calibrate(
     else:
         d1 = delta / 2 if cand.family == "rsb" else delta
         if cand.family == "global":
-            grid = np.array([NEG_INF])
+            grid, start = np.array([NEG_INF]), 0
         else:
-            grid = _walk_grid(val_scores[first], views[first], None, alpha, d1, len(y_cal),
-                              grid_size)
-        gate1 = certify(sig1.score, err1, grid, alpha=alpha, delta=d1)
+            grid, share = _walk_grid(val_scores[first], views[first], None, alpha, d1,
+                                     len(y_cal), grid_size)
+            start = round(share * len(y_cal))
+        gate1 = certify(sig1.score, err1, grid, alpha=alpha, delta=d1, min_accepted=start)
         stages = [_stage(first, gate1, len(grid))]
     if cand.family == "rsb":
         second = cand.members[1]
@@ -68,10 +69,12 @@ def calibrate(
         keep = np.ones(len(val_scores[second]), bool) if residual is None else residual
         # the expected stage-2 calibration size, from validation (fixed before calibration)
         n2 = round(len(y_cal) * keep.mean())
-        grid2 = _walk_grid(val_scores[second], views[second], keep, alpha, delta / 2, n2,
-                           grid_size)
+        grid2, share2 = _walk_grid(val_scores[second], views[second], keep, alpha, delta / 2,
+                                   n2, grid_size)
+        # the start counts items of the stage-2 set itself (whose size stage 1 decided)
         gate2 = certify(sig2.score[rest], (sig2.pred != y_cal)[rest], grid2, alpha=alpha,
-                        delta=delta / 2, n_cal=len(y_cal))
+                        delta=delta / 2, n_cal=len(y_cal),
+                        min_accepted=round(share2 * int(rest.sum())))
         stages.append(_stage(second, gate2, len(grid2)))
     certified = any(s.gate.certified for s in stages)
     policy = Policy(
@@ -85,14 +88,20 @@ def calibrate(
 
 
 def _walk_grid(scores: np.ndarray, view: ValidationView, rows: np.ndarray | None, alpha: float,
-               delta: float, n_cal: int, grid_size: int) -> np.ndarray:
-    """Quantile grid of the deployed validation scores, from the share at which the honest
-    validation scores predict the most evidence on (:func:`~.forecast.start_share`)."""
+               delta: float, n_cal: int, grid_size: int) -> tuple[np.ndarray, float]:
+    """(grid, start share): the quantile grid of the deployed validation scores, and the
+    acceptance share at which the walk starts, predicted on the honest validation scores for
+    ``n_cal`` items (:func:`~.forecast.start_share`).
+
+    Callers hand the start to the gate as a count of accepted calibration items
+    (``round(share · n)``), not as a threshold: the refitted surrogate is more confident than
+    the one that scored validation, so a validation threshold accepts more calibration items
+    than its validation share says. Neither looks at calibration disagreements."""
     keep = np.ones(len(scores), dtype=bool) if rows is None else rows
     honest, errors = view.score[keep], view.errors[keep]
     begin = start_share(honest, errors, threshold_grid(honest, grid_size), alpha=alpha,
                         delta=delta, n_cal=n_cal)
-    return from_share(scores[keep], threshold_grid(scores[keep], grid_size), begin)
+    return threshold_grid(scores[keep], grid_size), begin
 
 
 def _stage(member: str, gate: GateResult, grid_size: int) -> Stage:
@@ -113,10 +122,12 @@ def _per_label_stage(member: str, sig: Signals, err: np.ndarray, val_scores: np.
     for lab in labels:
         rows = sig.pred == lab
         val_rows = view.pred == lab
-        grid = (_walk_grid(val_scores, view, val_rows, alpha, per_delta,
-                           int(rows.size * val_rows.mean()), grid_size)
-                if val_rows.any() else np.array([NEG_INF]))
-        gate = certify(sig.score[rows], err[rows], grid, alpha=alpha, delta=per_delta)
+        grid, share = (_walk_grid(val_scores, view, val_rows, alpha, per_delta,
+                                  int(rows.size * val_rows.mean()), grid_size)
+                       if val_rows.any() else (np.array([NEG_INF]), 0.0))
+        # the start counts this label's calibration rows (predictions only, no teacher labels)
+        gate = certify(sig.score[rows], err[rows], grid, alpha=alpha, delta=per_delta,
+                       min_accepted=round(share * int(rows.sum())))
         if gate.threshold is not None:
             thresholds[lab] = gate.threshold
         elif gate.traces_needed is not None:

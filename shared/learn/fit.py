@@ -217,8 +217,9 @@ def _manifest(cfg: FitConfig, embedder: EmbedderRef, labels: list[str], y_int: n
         "labels": labels,
         "config": cfg.to_dict(),
         "grid_rule": (f"{cfg.grid_size} quantiles of validation acceptor scores, strict to "
-                      "lenient, then -inf, from the acceptance share where validation predicts "
-                      "the smallest p-value; fixed before calibration"),
+                      "lenient, then -inf; the walk starts at the first threshold accepting "
+                      "min_accepted calibration items (a share predicted on validation); "
+                      "fixed before calibration disagreements are looked at"),
         "novelty": {"enabled": cfg.novelty, "quantile": cfg.novelty_quantile,
                     "threshold": index.threshold if cfg.novelty else None,
                     "calibration_novel": int(novel_cal.sum())},

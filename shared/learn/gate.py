@@ -94,6 +94,7 @@ class GateResult:
     n_tested: int
     reason: str | None
     traces_needed: int | None
+    min_accepted: int = 0  # where the walk started (accepted calibration items, fixed before)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -126,6 +127,7 @@ def certify(
     alpha: float,
     delta: float,
     n_cal: int | None = None,
+    min_accepted: int = 0,
 ) -> GateResult:
     """Run the fixed-sequence walk of ``gate.md`` and return its certificate.
 
@@ -141,11 +143,16 @@ def certify(
     n_cal
         Calibration traces the set came from (defaults to ``len(scores)``); used for coverage
         and for the traces-needed estimate when ``scores`` is a sub-population (RSB stage 2).
+    min_accepted
+        Where the walk starts: thresholds that accept fewer calibration items than this (or
+        than ``n_min``) are skipped, as in the skip rule of ``gate.md``. It must be fixed before
+        calibration (e.g. a share predicted on validation times the calibration size); like the
+        skip rule it depends on the scores only, never on the disagreements.
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)
     n, k = counts_on_grid(scores, errors, grid)
-    certified_idx, last_p, n_tested = walk(n, k, alpha, delta)
+    certified_idx, last_p, n_tested = walk(n, k, alpha, delta, min_accepted)
     if certified_idx is not None:
         na, ka = int(n[certified_idx]), int(k[certified_idx])
         return GateResult(
@@ -153,23 +160,26 @@ def certify(
             n_cal=total, n_accepted=na, disagreements=ka,
             coverage=na / total if total else 0.0, agreement=1.0 - ka / na,
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
+            min_accepted=min_accepted,
         )
     reason, more = closed_reason(n, k, total, alpha, delta)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
         n_min=need, n_tested=n_tested, reason=reason, traces_needed=more,
+        min_accepted=min_accepted,
     )
 
 
-def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float
+def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted: int = 0
          ) -> tuple[int | None, float | None, int]:
     """The fixed-sequence walk over grid counts: (last certified index, its p-value, tests run).
 
-    Thresholds with fewer than ``n_min`` accepted items are skipped; from the first testable one
-    on, the walk certifies while p ≤ δ and stops at the first p > δ.
+    Thresholds with fewer than max(``n_min``, ``min_accepted``) accepted items are skipped;
+    from the first testable one on, the walk certifies while p ≤ δ and stops at the first
+    p > δ.
     """
-    testable = np.flatnonzero(n >= n_min(alpha, delta))
+    testable = np.flatnonzero(n >= max(n_min(alpha, delta), min_accepted))
     if testable.size == 0:
         return None, None, 0
     p = p_value(k[testable], n[testable], alpha)

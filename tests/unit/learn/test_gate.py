@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from tracer_stream.learn.forecast import predicted_coverage
+from tracer_stream.learn.forecast import predicted_coverage, start_share
 from tracer_stream.learn.gate import (
     NEG_INF,
     accepted_needed,
@@ -113,7 +113,8 @@ def test_predicted_coverage_tracks_certified_coverage():
     s_val, e_val = draw(3000)
     grid = threshold_grid(s_val)
     expected, _ = predicted_coverage(s_val, e_val, grid, alpha=0.95, delta=0.05, n_cal=3000)
-    got = np.mean([certify(*draw(3000), grid, alpha=0.95, delta=0.05).coverage
-                   for _ in range(20)])
+    start = round(start_share(s_val, e_val, grid, alpha=0.95, delta=0.05, n_cal=3000) * 3000)
+    got = np.mean([certify(*draw(3000), grid, alpha=0.95, delta=0.05,
+                           min_accepted=start).coverage for _ in range(20)])
     # a conservative but informative ranking value
     assert 0.7 * got <= expected <= got + 0.05
