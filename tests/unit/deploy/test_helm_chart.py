@@ -63,6 +63,7 @@ BROKEN = {
     "unknown-key": ["routr", "not allowed"],
     "secret-in-settings": ["/worker/settings/api_key", "credentials go in secrets"],
     "bad-backend": ["/worker/settings/backend", "openai", "anthropic", "replay"],
+    "dashboard-not-boolean": ["/grafana/dashboard/enabled", "want boolean"],
 }
 
 
