@@ -81,3 +81,50 @@ def test_fixed_sequence_gate_keeps_violation_rate_below_delta(curve, n, alpha):
 def test_naive_point_estimate_rule_fails_the_same_check(curve, n, alpha):
     bad, _ = violations(curve, n, alpha, "naive", seed=n)
     assert bad > LIMIT, f"naive rule unexpectedly valid: {bad}/{N_DRAWS}"
+
+
+# The walk's start as a count of accepted calibration items (``min_accepted``), with a grid
+# from scores distributed differently from calibration (as after the refit, which makes the
+# deployed surrogate more confident than the one that scored validation). The hardest start is
+# the one whose first test sits where the handled risk crosses ε. The check is the one above
+# (≤ binom.ppf(0.999, N, δ) violations in N draws); the naive rule shows that it has power.
+
+def boundary_share(curve, alpha: float) -> float:
+    """Acceptance share at which the handled risk of ``curve`` (uniform scores) reaches ε."""
+    shares = np.linspace(0.01, 1.0, 400)
+    risk = np.array([true_risk(curve, 1.0 - s) for s in shares])
+    return float(shares[np.flatnonzero(risk <= 1.0 - alpha)[-1]])
+
+
+def count_start_violations(curve, n: int, alpha: float, start_share: float,
+                           seed: int) -> tuple[int, int]:
+    rng = np.random.default_rng(seed)
+    # "validation" scores concentrated lower than calibration's: the grid's quantiles are
+    # shifted against the calibration shares, as the refit shifts them
+    grid = threshold_grid(np.linspace(0.0, 1.0, 1001) ** 1.6, size=200)
+    m = round(start_share * n)
+    bad = deployed = 0
+    for _ in range(N_DRAWS):
+        s = rng.random(n)
+        e = rng.random(n) < curve(s)
+        lam = certify(s, e, grid, alpha=alpha, delta=DELTA, min_accepted=m).threshold
+        if lam is None:
+            continue
+        deployed += 1
+        bad += true_risk(curve, lam) > 1.0 - alpha
+    return bad, deployed
+
+
+START_CELLS = [(monotone, 2000, 0.95), (bump, 2000, 0.90), (monotone, 500, 0.90)]
+
+
+@pytest.mark.parametrize(("curve", "n", "alpha"), START_CELLS,
+                         ids=[f"{c.__name__}-n{n}-a{a}" for c, n, a in START_CELLS])
+def test_count_start_keeps_violation_rate_below_delta(curve, n, alpha):
+    edge = boundary_share(curve, alpha)
+    # a useful start (well inside the certifiable region) and the worst one (at the boundary)
+    bad, deployed = count_start_violations(curve, n, alpha, 0.6 * edge, n)
+    assert deployed > N_DRAWS // 2, "the world must be certifiable most of the time"
+    assert bad <= LIMIT, f"{bad}/{N_DRAWS} violations > {LIMIT}"
+    bad, _ = count_start_violations(curve, n, alpha, edge, n + 1)
+    assert bad <= LIMIT, f"start at the boundary: {bad}/{N_DRAWS} violations > {LIMIT}"
