@@ -1,7 +1,8 @@
 """The trainer's watchers against the real broker and Redis, with traffic served the way a
 router would serve it (the surrogate answers accepted requests; deferred and audited ones reach
 the teacher and become traces): a deliberately bad model is shut off by the live monitor within
-a bounded number of audited requests, and an injected shift is detected and refits early."""
+a bounded number of audited requests, and an injected shift is detected; either alarm starts a
+calibration epoch and an audit boost, and the epoch's refit runs once it has the data."""
 
 from __future__ import annotations
 
@@ -42,8 +43,13 @@ def publish_first_version(h: TrainerHarness) -> Artefact:
 
 def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[Trace],
                 seed: int) -> list[Trace]:
-    """Serve ``requests`` with ``art``, send the resulting traces, wait until stored."""
-    traces = serve(art, requests, version=version, audit_rate=0.2, seed=seed)
+    """Serve ``requests`` with ``art`` the way a router reading the registry would (audit rate
+    max(0.2, the boost); everything deferred while the gate is closed), send the resulting
+    traces, wait until stored."""
+    boost = h.registry.audit_boost(TASK)
+    traces = serve(art, requests, version=version, seed=seed,
+                   audit_rate=max(0.2, boost["rate"] if boost else 0.0),
+                   gate_open=h.registry.gate(TASK)["open"])
     expected = h.stored() + h.send(traces)
     wait_until(lambda: h.stored() == expected, 120, 0.1,
                what="served traces stored")
@@ -52,7 +58,7 @@ def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[T
 
 def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
         make_harness: MakeHarness) -> None:
-    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="3600")
+    h = make_harness(refit_min_new_traces="10000", drift_cooldown_s="1")
     publish_first_version(h)
     bad = fit_offline(list(traffic(1200, seed=12, remap=SHIFT)))
     assert bad.certified  # certified on wrong labels: it looks fine on paper
@@ -75,20 +81,37 @@ def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
           f"({audited_handled} sent, {50 * (chunk + 1)} requests): {gate['reason']}")
     assert at_alarm <= 100
     assert any(a.action == "close_gate" and a.version == "v2" for a in h.announcements())
-    # the alarm asked for a refit: a certified candidate replaces v2 and reopens the gate
+    # the alarm (or a drift detector's, if one fired first) started a calibration epoch and
+    # boosted the audits
+    epoch = h.state.epoch(TASK)
+    assert epoch["pending"] and epoch["start"] > 1200
+    assert h.registry.audit_boost(TASK)["rate"] == 0.25  # type: ignore[index]
+    # every request now reaches the teacher: its traces calibrate the epoch's refit, whose
+    # certified candidate replaces v2 (the gate is closed) and reopens the gate
+    for chunk in range(20):
+        if h.registry.current(TASK) == "v3":
+            break
+        send_served(h, bad, "v2", list(traffic(50, seed=3000 + chunk, prefix=f"closed{chunk}")),
+                    seed=300 + chunk)
     wait_until(lambda: h.registry.current(TASK) == "v3", 90, 0.5, what="v3 after the alarm")
     assert h.registry.gate(TASK)["open"]
-    assert h.state.last_refit(TASK)["trigger"] == "monitor"
+    assert h.state.last_refit(TASK)["trigger"] == epoch["trigger"]
+    assert h.registry.manifest(TASK, "v3")["trainer"]["calibration_epoch"]["start"] == (
+        epoch["start"])
+    assert not h.state.epoch(TASK)["pending"] and h.registry.audit_boost(TASK) is None
     actions = [(a.action, a.version) for a in h.announcements()]
+    assert ("audit_boost", "v2") in actions
     assert ("promote", "v3") in actions and ("open_gate", "v3") in actions
     show = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "model", "show",
                            TASK], env=h.env, capture_output=True, text=True, timeout=60)
     assert show.returncode == 0 and "v3  (current)" in show.stdout, show.stderr
+    assert "audit boost  none" in show.stdout
+    assert f"epoch from trace {epoch['start']}" in show.stdout and "settled" in show.stdout
 
 
 def test_an_injected_shift_is_detected_and_triggers_an_early_refit(
         make_harness: MakeHarness) -> None:
-    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="0")
+    h = make_harness(refit_min_new_traces="10000", drift_cooldown_s="0")
     v1 = publish_first_version(h)
     send_served(h, v1, "v1", list(traffic(600, seed=20, prefix="calm")), seed=20)
     assert not [e for e in h.registry.history(TASK) if e["action"] == "drift"]
@@ -103,7 +126,21 @@ def test_an_injected_shift_is_detected_and_triggers_an_early_refit(
     assert drift, "no drift detector fired"
     print(f"shift detected after {shifted} shifted requests by "
           f"{sorted({e['detector'] for e in drift})}")
-    wait_until(lambda: h.state.last_refit(TASK)["trigger"].startswith("drift:"), 60, 0.5,
-               what="a drift-triggered refit")
+    # the alarm started a calibration epoch (the live monitor may have closed the gate since)
+    epoch = h.state.epoch(TASK)
+    assert epoch["pending"] and epoch["start"] > 1200
+    assert epoch["trigger"].startswith("drift:") or epoch["trigger"] == "monitor"
+    assert h.registry.audit_boost(TASK) is not None
+    # traffic goes on, audited at the boosted rate; the epoch's refit runs once it holds
+    # enough held-out traces for a gate test, long before the new-traces trigger (10,000)
+    for chunk in range(40):
+        if h.state.last_refit(TASK)["trigger"] == epoch["trigger"]:
+            break
+        requests = list(traffic(50, seed=4000 + chunk, prefix=f"after{chunk}", remap=SHIFT))
+        send_served(h, v1, h.registry.current(TASK) or "v1", requests, seed=400 + chunk)
+    wait_until(lambda: h.state.last_refit(TASK)["trigger"] == epoch["trigger"], 60, 0.5,
+               what="the epoch's refit")
     last = h.state.last_refit(TASK)
-    assert last["seq"] - 1200 < 1000  # early: fewer new traces than the new-traces trigger
+    print(f"epoch from trace {epoch['start']} ({epoch['trigger']}); refit at trace "
+          f"{last['seq']}: {last['outcome']}")
+    assert last["outcome"] in ("promoted", "kept_current", "not_certified")

@@ -74,20 +74,24 @@ def traffic(n: int, *, seed: int, start: int = 0, prefix: str = "req", task: str
 
 
 def serve(art: Artefact, requests: list[Trace], *, version: str, audit_rate: float,
-          seed: int) -> list[Trace]:
+          seed: int, gate_open: bool = True) -> list[Trace]:
     """The traces a router serving ``art`` as ``version`` (and the LLM worker) would emit for
     ``requests`` (each carries the teacher's label): deferred and audited requests make traces,
-    accepted unaudited ones are answered by the surrogate and make none."""
+    accepted unaudited ones are answered by the surrogate and make none. With the gate closed
+    every request is deferred (``gate_closed``)."""
     rng = np.random.default_rng(seed)
     routed = art.route(np.array([t.embedding for t in requests], dtype=np.float32))
     out = []
     for i, t in enumerate(requests):
         audit = bool(rng.random() < audit_rate)
-        accepted = bool(routed.accepted[i])
+        accepted = bool(routed.accepted[i]) and gate_open
         if accepted and not audit:
             continue
         score = float(routed.scores[i])
+        reason = None if accepted else (
+            "gate_closed" if not gate_open else routed.reasons[i] or "below_threshold")
         out.append(dataclasses.replace(
             t, model_version=version, surrogate_label=routed.labels[i], audit=audit,
-            gate_accepted=accepted, accept_score=None if math.isnan(score) else score))
+            gate_accepted=accepted, accept_score=None if math.isnan(score) else score,
+            reason=reason))
     return out
