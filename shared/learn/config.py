@@ -78,6 +78,13 @@ class FitConfig:
         Quantile of held-out nearest-centroid distances above which an input is novel.
     grid_size
         Points of the threshold grid (quantiles of validation acceptor scores).
+    acceptor_folds
+        K of the out-of-fold scheme: the non-calibration traces are split into K folds (by
+        label); every member is fitted on K − 1 folds and predicts the held-out one, the
+        acceptor and every validation-side choice use these out-of-fold rows (all of the
+        non-calibration traces), and the chosen members are then fitted on all of them (the
+        refit is implied). 1: a single 70/30 train/validation split, with ``refit`` deciding
+        whether the chosen members are refitted on both. Costs K fits per zoo member.
     """
 
     alphas: tuple[float, ...] = (0.90, 0.95, 0.98)
@@ -94,6 +101,7 @@ class FitConfig:
     novelty: bool = True
     novelty_quantile: float = 0.995
     grid_size: int = 200
+    acceptor_folds: int = 5
 
     def __post_init__(self) -> None:
         self.alphas = tuple(float(a) for a in self.alphas)
@@ -111,6 +119,8 @@ class FitConfig:
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown or not self.families:
             raise LearnError("unknown or empty families", families=self.families)
+        if self.acceptor_folds < 1:
+            raise LearnError("acceptor_folds must be at least 1", folds=self.acceptor_folds)
         if not 0.5 < self.novelty_quantile < 1.0:
             raise LearnError("novelty_quantile must be in (0.5, 1)", q=self.novelty_quantile)
 

@@ -3,10 +3,12 @@
 Data flow (see ``docs/learning-core.md``)::
 
     traces ─┬─ calibration (hash of trace id, or given) ──────────────── certify every α
-            └─ rest ─ class-mix subsample ─┬─ train T ── zoo sweep (each member fitted once)
-                                           └─ validation V ── acceptors (cross-fitted for
-                                              honest selection scores), novelty threshold,
-                                              threshold grids, choice of member × family per α
+            └─ rest ─ class-mix subsample ─ K folds: each member fitted on K − 1 folds predicts
+                                            the held-out one → out-of-fold rows V (all of rest)
+                                            ── acceptors (cross-fitted for honest selection
+                                            scores), novelty threshold, threshold grids,
+                                            choice of member × family per α; the chosen
+                                            members refitted on all of rest
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from .config import EmbedderRef, FitConfig
 from .novelty import CentroidIndex
 from .partition import calibration_partition
 from .selection import choose
-from .splits import stratified_split, stratified_subsample
-from .sweep import SweepData, SweepResult, sweep
+from .splits import stratified_folds, stratified_split, stratified_subsample
+from .sweep import Fold, SweepData, SweepResult, sweep
 from .zoo import build_zoo
 
 Progress = Callable[[str, float], None]
@@ -85,22 +87,44 @@ def fit(
         raise LearnError("fit needs calibration traces and at least 4 training traces",
                          n_cal=len(cal_idx), n_rest=len(rest))
     rest = rest[stratified_subsample(y_int[rest], cfg.max_train, rng)]
-    tr_pos, va_pos = stratified_split(y_int[rest], _VALIDATION_SHARE, rng)
-    tr, va = rest[tr_pos], rest[va_pos]
     n_labels = len(labels)
+    folds = _folds(rest, y_int, cfg, rng)
+    va = np.concatenate([f.heldout for f in folds])
+    # the rows the deployed members and the centroid index are fitted on
+    tr = rest if len(folds) > 1 else folds[0].train
 
+    # similarities and nearest-centroid distances of each held-out row from its own fold's
+    # centroids (it is out of sample there, as calibration and live rows are for the index)
+    S_parts, dist_parts = [], []
+    for f in folds:
+        S_f, d_f = CentroidIndex.build(X[f.train], y_int[f.train], n_labels).project(X[f.heldout])
+        S_parts.append(S_f)
+        dist_parts.append(d_f)
+    S_va, dist_va = np.concatenate(S_parts), np.concatenate(dist_parts)
     index = CentroidIndex.build(X[tr], y_int[tr], n_labels)
-    S_va = index.similarities(X[va])
     if cfg.novelty and len(va):
-        index.calibrate(X[va], cfg.novelty_quantile)
-    novel_va = index.is_novel(X[va])
+        index.threshold = float(np.quantile(dist_va, cfg.novelty_quantile))
+    novel_va = index.novel_from_distance(dist_va)
 
     zoo = build_zoo(cfg.zoo, cfg.seed)
     with threadpool_limits(1):
-        swept = sweep(zoo, SweepData(X[tr], y_int[tr], X[va], y_int[va], S_va, novel_va,
-                                     n_labels), seed=cfg.seed, n_jobs=cfg.n_jobs, report=report)
+        swept = sweep(zoo, SweepData(X, y_int, folds, S_va, novel_va, n_labels),
+                      seed=cfg.seed, n_jobs=cfg.n_jobs, report=report)
         return _certify(swept, X, y_int, labels, cal_idx, tr, va, index, cfg, embedder,
                         trace_ids, parent_version, report)
+
+
+def _folds(rest: np.ndarray, y_int: np.ndarray, cfg: FitConfig, rng: np.random.Generator
+           ) -> list[Fold]:
+    """``acceptor_folds`` folds over the non-calibration rows (every row held out once), or with
+    one fold the plain split: 70% train, 30% validation."""
+    k = min(cfg.acceptor_folds, len(rest))
+    if k >= 2:
+        fold_id = stratified_folds(y_int[rest], k, rng)
+        out = [Fold(rest[fold_id != f], rest[fold_id == f]) for f in range(k)]
+        return [f for f in out if len(f.heldout) and len(f.train)]
+    tr_pos, va_pos = stratified_split(y_int[rest], _VALIDATION_SHARE, rng)
+    return [Fold(rest[tr_pos], rest[va_pos])]
 
 
 def _certify(swept: dict[str, SweepResult], X: np.ndarray, y_int: np.ndarray,
@@ -121,10 +145,11 @@ def _certify(swept: dict[str, SweepResult], X: np.ndarray, y_int: np.ndarray,
         choices[alpha] = best
         candidates[str(alpha)] = [c.describe() for c in considered]
     used = sorted({name for c in choices.values() for name in c.members})
-    report("refit" if cfg.refit else "calibrate", len(swept) / (len(swept) + 1))
+    refit = cfg.refit or cfg.acceptor_folds > 1  # with folds there is no single fitted model
+    report("refit" if refit else "calibrate", len(swept) / (len(swept) + 1))
     members = {name: swept[name].member for name in used}
-    if cfg.refit:
-        rows = np.concatenate([tr, va])
+    if refit:
+        rows = np.union1d(tr, va)
         members = _refit(members, X[rows], y_int[rows], cfg.n_jobs)
     S_cal = index.similarities(X[cal_idx])
     novel_cal = index.is_novel(X[cal_idx])
@@ -211,7 +236,8 @@ def _manifest(cfg: FitConfig, embedder: EmbedderRef, labels: list[str], y_int: n
         "n_traces": len(y_int),
         "n_train": len(tr),
         "n_validation": len(va),
-        "refit_on_validation": cfg.refit,
+        "refit_on_validation": cfg.refit or cfg.acceptor_folds > 1,
+        "acceptor_folds": cfg.acceptor_folds,
         "n_cal": len(cal_idx),
         "data_window": window,
         "labels": labels,

@@ -33,3 +33,13 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator
     mask = np.zeros(len(y), dtype=bool)
     mask[np.concatenate(second)] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold id (0..k−1) per row; each label's rows are spread evenly over the folds, starting
+    at a random fold per label so small labels do not all land in fold 0."""
+    fold = np.empty(len(y), dtype=np.int64)
+    for lab in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == lab))
+        fold[rows] = (int(rng.integers(k)) + np.arange(len(rows))) % k
+    return fold

@@ -1,9 +1,12 @@
-"""The zoo sweep: every member fitted once on the training split, judged on validation.
+"""The zoo sweep: every member fitted once per fold, judged on the rows it did not see.
 
-Members are fitted in parallel threads, each with single-threaded BLAS (numpy releases the GIL
-in its kernels; threaded BLAS on small matrices mostly spins). Per member, the acceptor is
-fitted on the validation rows twice over: cross-fitted in two folds for honest selection
-scores, and on all rows for deployment.
+With K folds over the non-calibration rows, each member is fitted on K − 1 folds and predicts
+the held-out one, so every non-calibration row gets an out-of-fold prediction (the "validation"
+rows are all of them); with one fold it is the plain train/validation split. Members are fitted
+in parallel threads, each with single-threaded BLAS (numpy releases the GIL in its kernels;
+threaded BLAS on small matrices mostly spins). Per member, the acceptor is fitted on the
+out-of-fold rows twice over: cross-fitted in two halves for honest selection scores, and on all
+of them for deployment.
 """
 
 from __future__ import annotations
@@ -31,16 +34,29 @@ class SweepResult:
 
 
 @dataclass
-class SweepData:
-    """The rows a sweep sees (integer labels, validation similarities and novelty flags)."""
+class Fold:
+    """Row indices (into ``SweepData.X``) a member is fitted on and the rows it then predicts."""
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
+    train: np.ndarray
+    heldout: np.ndarray
+
+
+@dataclass
+class SweepData:
+    """The rows a sweep sees: all rows and integer labels, the folds, and for the concatenated
+    held-out rows (the validation view, in fold order) their similarities to the centroids of
+    their fold's training rows and their novelty flags."""
+
+    X: np.ndarray
+    y: np.ndarray
+    folds: list[Fold]
     S_val: np.ndarray
     novel_val: np.ndarray
     n_labels: int
+
+    @property
+    def val_rows(self) -> np.ndarray:
+        return np.concatenate([f.heldout for f in self.folds])
 
 
 def sweep(zoo: list[Surrogate], data: SweepData, *, seed: int, n_jobs: int,
@@ -61,9 +77,15 @@ def sweep(zoo: list[Surrogate], data: SweepData, *, seed: int, n_jobs: int,
 
 
 def _fit_member(model: Surrogate, data: SweepData, rng: np.random.Generator) -> SweepResult:
-    model.fit(data.X_train, data.y_train)
-    dense, pred = features(full_proba(model, data.X_val, data.n_labels), data.S_val)
-    agree = pred == data.y_val
+    """Out-of-fold predictions of ``model`` on every held-out row, the acceptor on them. The
+    member returned is the first fold's model (fit() refits the chosen ones on all rows)."""
+    parts = []
+    for i, fold in enumerate(data.folds):
+        m = model if i == 0 else type(model)(seed=model.seed, **model.params)
+        m.fit(data.X[fold.train], data.y[fold.train])
+        parts.append(full_proba(m, data.X[fold.heldout], data.n_labels))
+    dense, pred = features(np.concatenate(parts), data.S_val)
+    agree = pred == data.y[data.val_rows]
     honest = _cross_fitted_scores(dense, pred, agree, data.n_labels, rng)
     acceptor = Acceptor(data.n_labels).fit(dense, pred, agree)
     novel = data.novel_val

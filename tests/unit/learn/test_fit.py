@@ -201,3 +201,28 @@ def test_tiny_task_with_singleton_labels_closes_the_gate():
     # every calibration label is unseen in training, so every calibration trace disagrees
     assert not art.certified and art.manifest["reason"] == "agreement_below_target"
     assert set(art.route(X).reasons) == {"gate_closed"}
+
+
+def test_single_split_mode_still_certifies(traces, heldout):
+    X, y = traces
+    art = fit(X, y, embedder=REF, config=FitConfig(zoo="fast", acceptor_folds=1, refit=False))
+    assert art.certified and art.manifest["acceptor_folds"] == 1
+    assert not art.manifest["refit_on_validation"]
+    # out-of-fold mode: every non-calibration trace is a validation row, the refit is implied
+    default = fit(X, y, embedder=REF, config=FitConfig(zoo="fast"))
+    m = default.manifest
+    assert m["n_validation"] == m["n_train"] == m["n_traces"] - m["n_cal"]
+    assert m["refit_on_validation"] and m["acceptor_folds"] == 5
+    Xh, yh = heldout
+    assert default.evaluate(Xh, yh)["agreement"] >= 0.95
+
+
+def test_stratified_folds_spread_every_label():
+    from tracer_stream.learn.splits import stratified_folds
+
+    y = np.repeat(np.arange(4), [50, 7, 3, 1])
+    fold = stratified_folds(y, 5, np.random.default_rng(0))
+    assert set(fold.tolist()) == set(range(5))
+    for lab in range(4):
+        counts = np.bincount(fold[y == lab], minlength=5)
+        assert counts.max() - counts.min() <= 1
