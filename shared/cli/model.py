@@ -6,6 +6,9 @@
   live monitor (audited agreement, its confidence sequence, the wealth and its alarm level),
   the audit boost after an alarm and the calibration epoch.
   ``--json`` prints everything, including the report.
+* ``report TASK [VERSION] [--html FILE] [--json FILE]`` — the interpretability report the trainer
+  stored for the version (computed on its calibration traces), as a self-contained HTML page
+  and/or JSON (``-`` for standard output).
 * ``promote TASK VERSION`` / ``rollback TASK [VERSION]`` — make a version current and announce it
   on the models topic (rollback defaults to the version served before the current one). Either
   reopens a closed gate: the version is served afresh and monitored from zero.
@@ -29,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("task")
     show.add_argument("version", nargs="?")
     show.add_argument("--json", action="store_true", help="everything, as JSON")
+    report = actions.add_parser("report", help="the stored report of a version, as HTML/JSON")
+    report.add_argument("task")
+    report.add_argument("version", nargs="?")
+    report.add_argument("--html", metavar="FILE", help="write the HTML page here")
+    report.add_argument("--json", metavar="FILE", help="write the JSON document here ('-': stdout)")
     promote = actions.add_parser("promote", help="make VERSION current")
     promote.add_argument("task")
     promote.add_argument("version")
@@ -48,6 +56,9 @@ def _run(args: argparse.Namespace) -> int:
             return _list(registry, args.task)
         if args.action == "show":
             return _show(registry, args.task, args.version, as_json=args.json)
+        if args.action == "report":
+            return _report(registry, args.task, args.version, html=args.html,
+                           json_path=args.json)
         return _switch(registry, args)
     finally:
         registry.close()
@@ -101,6 +112,33 @@ def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) 
         return 0
     for line in _describe(version, manifest, current, gate, live) + _after_alarm(alarm):
         print(line)
+    return 0
+
+
+def _report(registry: Registry, task: str, version: str | None, *, html: str | None,
+            json_path: str | None) -> int:
+    from pathlib import Path
+
+    from tracer_stream.errors import ConfigError, RegistryError
+    from tracer_stream.report import render_html, render_json
+
+    if html is None and json_path is None:
+        raise ConfigError("say where the report goes: --html FILE and/or --json FILE")
+    version = version or registry.current(task)
+    if version is None:
+        raise RegistryError(f"task {task!r} has no current version; name one", task=task)
+    doc = registry.report(task, version)
+    if doc is None:
+        raise RegistryError(f"no report stored for {task} {version}", task=task,
+                            version=version)
+    if json_path == "-":
+        print(render_json(doc))
+    elif json_path is not None:
+        Path(json_path).write_text(render_json(doc), encoding="utf-8")
+        print(f"wrote {json_path}")
+    if html is not None:
+        Path(html).write_text(render_html(doc), encoding="utf-8")
+        print(f"wrote {html}")
     return 0
 
 

@@ -181,7 +181,7 @@ class Artefact:
             "agreement": 1.0 - disagree / n_acc if n_acc else None,
         }
 
-    # -- persistence and reports ----------------------------------------------------------
+    # -- persistence ----------------------------------------------------------------------
     def to_bytes(self, signing_key: bytes) -> bytes:
         """Signed, non-executable serialisation (see :mod:`.serialize`)."""
         from .serialize import dumps
@@ -195,9 +195,3 @@ class Artefact:
 
         return loads(blob, signing_key)
 
-    def report_data(self, X_heldout: np.ndarray, y_heldout: Sequence[str],
-                    texts: Sequence[str] | None = None) -> dict[str, Any]:
-        """Interpretability data on held-out traces (see :mod:`.report`)."""
-        from .report import report_data
-
-        return report_data(self, X_heldout, y_heldout, texts)

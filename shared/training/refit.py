@@ -36,6 +36,7 @@ from tracer_stream.embed import Embedder, load_embedder
 from tracer_stream.errors import TracerStreamError
 from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, n_min, spend_delta
 from tracer_stream.registry import Registry
+from tracer_stream.report import build_report
 from tracer_stream.tasks import Task
 from tracer_stream.training.calibration import calibration_mask, calibration_rows
 from tracer_stream.training.compare import Comparison, compare
@@ -199,5 +200,6 @@ class Refitter:
             "promote": cmp.promote, "reason": cmp.reason, "candidate": cmp.candidate,
             "current": cmp.parent}}, "coverage_deltas": cmp.coverage_deltas}
         version = self.registry.add_version(task, art.to_bytes(self._key), manifest)
-        self.registry.put_report(task, version, art.report_data(X_cal, y_cal, texts))
+        self.registry.put_report(task, version, build_report(
+            art, X_cal, y_cal, texts=texts, source=f"calibration traces of {task} {version}"))
         return version

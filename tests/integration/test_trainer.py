@@ -158,7 +158,12 @@ def test_certified_version_is_published_and_a_failing_candidate_changes_nothing(
                what=f"v1 published\n{proc.output()[-3000:]}")
     manifest = h.registry.manifest(TASK, "v1")
     assert manifest["certified"] and manifest["trainer"]["trigger"] == "new_traces"
-    assert h.registry.report(TASK, "v1") is not None
+    page = h.tmp_path / "v1.html"
+    rendered = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "model", "report",
+                               TASK, "--html", str(page)], env=h.env, capture_output=True,
+                              text=True, timeout=60)
+    assert rendered.returncode == 0, rendered.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>") and TASK in page.read_text()
     promoted = [a for a in h.announcements() if a.action == "promote"]
     assert [(a.task, a.version) for a in promoted] == [(TASK, "v1")]
 

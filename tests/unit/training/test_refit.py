@@ -64,7 +64,11 @@ def test_first_certified_refit_is_published(world: dict[str, Any]) -> None:
     assert manifest["trainer"]["gate_test"] == 1 and manifest["trainer"]["trigger"] == "new_traces"
     assert set(manifest["coverage_deltas"]) == set(LABELS)
     assert all(d["parent_coverage"] is None for d in manifest["coverage_deltas"].values())
-    assert registry.report("intents", "v1") is not None
+    report = registry.report("intents", "v1")
+    assert report is not None and report["schema"] == "tracer-stream.report/1"
+    assert report["source"] == "calibration traces of intents v1"
+    assert {row["label"] for row in report["labels"]} <= set(LABELS)
+    assert report["heldout"]["n"] == manifest["n_cal"]
     assert world["state"].last_refit("intents")["seq"] == 1200
 
 
