@@ -24,6 +24,7 @@ from faust.types import StreamT
 from prometheus_client import CollectorRegistry
 
 from tracer_stream.config import KafkaSettings, TrainerSettings
+from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.services.trainer.runtime import TrainerRuntime
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
         await runtime.recovered.wait()
         batches = cast(faust.Stream[Any], stream).noack_take(BATCH_MAX, within=BATCH_WITHIN_S)
         async for events in batches:
-            await asyncio.to_thread(runtime.process, [e.value for e in events])
+            await asyncio.to_thread(runtime.process, [e.value for e in events],
+                                    [Source(e.message.topic, e.message.partition,
+                                            e.message.offset) for e in events])
             for event in events:
                 await stream.ack(event)
 

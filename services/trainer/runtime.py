@@ -15,7 +15,11 @@ from concurrent.futures.process import BrokenProcessPool
 
 from prometheus_client import CollectorRegistry
 
+from tracer_stream.bus import Producer
 from tracer_stream.config import TrainerSettings
+from tracer_stream.contracts import DeadLetter
+from tracer_stream.contracts.dead_letters import Source
+from tracer_stream.errors import BusError
 from tracer_stream.learn import n_min, spend_delta
 from tracer_stream.obs import Heartbeat
 from tracer_stream.registry import Registry
@@ -32,6 +36,8 @@ from tracer_stream.training.store import TraceStore
 
 log = logging.getLogger(__name__)
 
+DEAD_LETTER_ATTEMPTS = 3
+
 
 class TrainerRuntime:
     """State and actions of one trainer process."""
@@ -41,6 +47,7 @@ class TrainerRuntime:
         self.registry = Registry.from_settings(settings.redis)
         self.state = TrainerState(self.registry.client, settings.redis.key_prefix)
         self.announcer = Announcer(settings.kafka, settings.topics)
+        self.producer = Producer(settings.kafka)
         self.store = TraceStore(settings.state_dir / "traces")
         self.guard = LiveGuard(self.registry, self.state, self.announcer)
         alarms = AlarmResponse(self.registry, self.state, self.announcer,
@@ -88,15 +95,34 @@ class TrainerRuntime:
             self.metrics.observe_ingest(self.ingest.recover())
             self._refresh_gauges()
 
-    def process(self, raws: Sequence[bytes]) -> IngestReport:
+    def process(self, raws: Sequence[bytes], sources: Sequence[Source] | None = None
+                ) -> IngestReport:
         with self._lock:
-            report = self.ingest.process(raws)
+            report = self.ingest.process(raws, sources)
+        self._publish_dead_letters(report.dead_letters)
         self.metrics.observe_ingest(report)
         for task in report.stored:
             self.metrics.store_size.labels(task).set(self.store.count(task))
             self.metrics.observe_epoch(task, self.state.epoch(task),
                                        self.registry.audit_boost(task))
         return report
+
+    def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Rejected trace messages to the dead-letter topic, acknowledged before the batch is
+        acknowledged; after a few failed attempts the letters stay in the log (warning above)."""
+        if not letters:
+            return
+        topic = self.settings.topics.name("dead_letter")
+        for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
+            for letter in letters:
+                self.producer.send(topic, letter, key=letter.request_id)
+            try:
+                self.producer.flush_or_raise()
+                return
+            except BusError as exc:
+                log.error("dead letters not delivered (attempt %d/%d): %s", attempt,
+                          DEAD_LETTER_ATTEMPTS, exc)
+                time.sleep(attempt)
 
     def refresh_gauges(self) -> None:
         with self._lock:
@@ -168,5 +194,6 @@ class TrainerRuntime:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.announcer.close()
+        self.producer.close()
         self.state.clear_beat()
         self.registry.close()

@@ -3,18 +3,13 @@ letter. Pure functions of their inputs, so the rules are easy to read and to tes
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
-from typing import Literal
 
 from tracer_stream.config import TopicSettings
-from tracer_stream.contracts import DeadLetter, LLMRequest, Message, RoutedLabel, Trace, now
+from tracer_stream.contracts import LLMRequest, Message, RoutedLabel, Trace, now
+from tracer_stream.contracts.dead_letters import Source
+from tracer_stream.contracts.dead_letters import dead_letter as build_dead_letter
 from tracer_stream.llm import Answer, TeacherError
-
-MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_DETAIL_CHARS = 4000
-
-Encoding = Literal["utf-8", "base64"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,32 +84,16 @@ def dead_letter(reason: str, detail: str, *, origin: Origin, topics: TopicSettin
                 request_id: str | None = None, task: str | None = None,
                 field: str | None = None) -> Output:
     """A dead letter carrying the original record (UTF-8 or base64, truncated if huge)."""
-    payload, encoding, truncated = _payload(origin.value)
-    if len(detail) > MAX_DETAIL_CHARS:
-        detail = detail[:MAX_DETAIL_CHARS] + "…"
-    letter = DeadLetter(
-        stage="worker", reason=reason, detail=detail, request_id=request_id, task=task,
-        field=field, source_topic=origin.topic, source_partition=origin.partition,
-        source_offset=origin.offset, payload=payload, payload_encoding=encoding,
-        payload_truncated=truncated or None,
-    )
+    letter = build_dead_letter(
+        "worker", reason, detail, raw=origin.value,
+        source=Source(origin.topic, origin.partition, origin.offset), field=field,
+        request_id=request_id, task=task)
     return Output(topics.name("dead_letter"), request_id, letter, "dead_letter")
-
-
-def _payload(value: bytes | None) -> tuple[str | None, Encoding | None, bool]:
-    if value is None:
-        return None, None, False
-    truncated = len(value) > MAX_PAYLOAD_BYTES
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return base64.b64encode(value[:MAX_PAYLOAD_BYTES]).decode("ascii"), "base64", truncated
-    return value[:MAX_PAYLOAD_BYTES].decode("utf-8", errors="ignore"), "utf-8", truncated
 
 
 def _ms(seconds: float) -> float:
     return round(max(seconds, 0.0) * 1000.0, 3)
 
 
-__all__ = ["MAX_PAYLOAD_BYTES", "Origin", "Output", "answered", "dead_letter", "failure_reason",
+__all__ = ["Origin", "Output", "answered", "dead_letter", "failure_reason",
            "llm_failure"]

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tracer_stream.contracts import Trace, decode
+from tracer_stream.contracts import DeadLetter, Trace, decode
+from tracer_stream.contracts.dead_letters import Source, dead_letter
 from tracer_stream.errors import ContractError
 from tracer_stream.registry import Registry
 from tracer_stream.training.alarms import AlarmResponse
@@ -40,6 +41,8 @@ class IngestReport:
     stored: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    """One per rejected message, for the dead-letter topic."""
     gate_closed: list[str] = field(default_factory=list)
     drift: list[tuple[str, str]] = field(default_factory=list)
     watches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -72,16 +75,22 @@ class Ingest:
         self.drift: dict[str, DriftWatch] = {}
         self._recorded: dict[tuple[str, str], float] = {}
 
-    def process(self, raws: Sequence[bytes]) -> IngestReport:
-        """Decode, store (durable on return) and watch one batch."""
+    def process(self, raws: Sequence[bytes], sources: Sequence[Source] | None = None
+                ) -> IngestReport:
+        """Decode, store (durable on return) and watch one batch; a message that breaks the
+        Trace contract becomes a dead letter in the report (``sources``: where each came
+        from)."""
         report = IngestReport(received=len(raws))
         traces: list[Trace] = []
-        for raw in raws:
+        for i, raw in enumerate(raws):
             try:
                 traces.append(decode(Trace, raw, max_bytes=self.max_bytes))
             except ContractError as exc:
                 report.rejected[exc.reason] += 1
                 log.warning("rejected trace message: %s", exc)
+                report.dead_letters.append(dead_letter(
+                    "trainer", exc.reason, exc.message, raw=raw, field=exc.field,
+                    source=sources[i] if sources is not None else Source()))
         by_task: dict[str, list[StoredTrace]] = defaultdict(list)
         stored = self.store.append(traces)
         report.duplicates = len(traces) - len(stored)

@@ -25,7 +25,14 @@ from tests.integration.test_router_kit import Collector, Router
 from tests.unit.training.synth import EMBEDDER, LABELS, traffic
 from tracer_stream.bus import Producer
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
-from tracer_stream.contracts import ClassificationRequest, ModelAnnounce, RoutedLabel, Trace, decode
+from tracer_stream.contracts import (
+    ClassificationRequest,
+    DeadLetter,
+    ModelAnnounce,
+    RoutedLabel,
+    Trace,
+    decode,
+)
 from tracer_stream.registry import Registry
 from tracer_stream.stack import free_port
 from tracer_stream.tasks import Task
@@ -153,6 +160,7 @@ def test_certified_version_is_published_and_a_failing_candidate_changes_nothing(
         h.tmp_path / "router.log"), port)
     h.procs.append(router.proc)
     proc = h.start()
+    h.producer.send_raw(h.topics.name("traces"), b'{"schema_version": 1, "task": 7}')
     h.send(traffic(1200, seed=1, noise=0.01))
     wait_until(lambda: h.registry.current(TASK) == "v1", 90, 0.5,
                what=f"v1 published\n{proc.output()[-3000:]}")
@@ -178,6 +186,16 @@ def test_certified_version_is_published_and_a_failing_candidate_changes_nothing(
         h.producer.flush_or_raise()
         out.wait_for({r.request_id for r in asked}, timeout_s=60)
         labels = [m for _, m in out.messages if isinstance(m, RoutedLabel)]
+
+        def trainer_letters() -> list[DeadLetter]:
+            out.poll()
+            return [m for _, m in out.messages
+                    if isinstance(m, DeadLetter) and m.stage == "trainer"]
+
+        wait_until(lambda: bool(trainer_letters()), 30, what="the bad trace's dead letter")
+        [letter] = trainer_letters()
+        assert letter.reason == "schema_violation" and letter.payload is not None
+        assert letter.source_topic == h.topics.name("traces")
     finally:
         out.close()
     by_surrogate = [m for m in labels if m.source == "surrogate"]

@@ -9,9 +9,9 @@ import redis
 
 from tracer_stream.config import TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, Trace, encode
+from tracer_stream.contracts.dead_letters import MAX_PAYLOAD_BYTES
 from tracer_stream.llm import Answer, TeacherError, Usage
 from tracer_stream.services.worker.outputs import (
-    MAX_PAYLOAD_BYTES,
     Origin,
     answered,
     dead_letter,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tracer_stream.contracts import Trace, encode
+from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
 from tracer_stream.training import DriftWatch, LiveGuard, TraceStore, TrainerState
@@ -111,7 +112,14 @@ def test_ingest_stores_once_and_turns_alarms_into_epochs_and_boosts(tmp_path: Pa
                for i in range(0, len(raws), 250)]
     assert sum(r.stored["intents"] for r in reports) == 2500
     assert sum(r.duplicates for r in reports) == 50 * (len(reports) - 1)
-    assert ingest.process([b"{not json", raws[0]]).rejected == {"malformed_json": 1}
+    report = ingest.process([b"{not json", raws[0]], [Source("t.traces", 2, 40),
+                                                      Source("t.traces", 2, 41)])
+    assert report.rejected == {"malformed_json": 1}
+    [letter] = report.dead_letters
+    assert (letter.stage, letter.reason, letter.payload) == ("trainer", "malformed_json",
+                                                             "{not json")
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        "t.traces", 2, 40)
     fired = [d for r in reports for d in r.drift]
     epoch = state.epoch("intents")
     assert fired and epoch["pending"] and epoch["start"] > 1500
