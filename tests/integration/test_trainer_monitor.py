@@ -38,6 +38,8 @@ def publish_first_version(h: TrainerHarness) -> Artefact:
     h.send(traffic(1200, seed=11, noise=0.01))
     wait_until(lambda: h.registry.current(TASK) == "v1", 90, 0.5,
                what=f"v1 published\n{proc.output()[-3000:]}")
+    # v1 may come out of the refit at 1,000 traces: let the rest be stored before counting
+    wait_until(lambda: h.stored() == 1200, 60, 0.1, what="the first 1,200 traces stored")
     return Artefact.from_bytes(h.registry.blob(TASK, "v1"), KEY)
 
 
@@ -58,7 +60,7 @@ def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[T
 
 def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
         make_harness: MakeHarness) -> None:
-    h = make_harness(refit_min_new_traces="10000", drift_cooldown_s="1")
+    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="1")
     publish_first_version(h)
     bad = fit_offline(list(traffic(1200, seed=12, remap=SHIFT)))
     assert bad.certified  # certified on wrong labels: it looks fine on paper
@@ -111,7 +113,7 @@ def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
 
 def test_an_injected_shift_is_detected_and_triggers_an_early_refit(
         make_harness: MakeHarness) -> None:
-    h = make_harness(refit_min_new_traces="10000", drift_cooldown_s="0")
+    h = make_harness(refit_min_new_traces="1000", drift_cooldown_s="2")
     v1 = publish_first_version(h)
     send_served(h, v1, "v1", list(traffic(600, seed=20, prefix="calm")), seed=20)
     assert not [e for e in h.registry.history(TASK) if e["action"] == "drift"]
@@ -120,19 +122,20 @@ def test_an_injected_shift_is_detected_and_triggers_an_early_refit(
         requests = list(traffic(50, seed=2000 + chunk, prefix=f"shift{chunk}", remap=SHIFT))
         send_served(h, v1, "v1", requests, seed=100 + chunk)
         shifted += len(requests)
-        if any(e["action"] == "drift" for e in h.registry.history(TASK)):
+        if h.state.epoch(TASK)["pending"]:
             break
-    drift = [e for e in h.registry.history(TASK) if e["action"] == "drift"]
-    assert drift, "no drift detector fired"
-    print(f"shift detected after {shifted} shifted requests by "
-          f"{sorted({e['detector'] for e in drift})}")
-    # the alarm started a calibration epoch (the live monitor may have closed the gate since)
+    # the first alarm — a drift detector's or the live monitor's, whichever decides first —
+    # started a calibration epoch and boosted the audits
     epoch = h.state.epoch(TASK)
-    assert epoch["pending"] and epoch["start"] > 1200
+    assert epoch["pending"] and epoch["start"] > 1200, "no alarm after the shift"
     assert epoch["trigger"].startswith("drift:") or epoch["trigger"] == "monitor"
+    detectors = sorted({e["detector"] for e in h.registry.history(TASK)
+                        if e["action"] == "drift"})
+    print(f"shift detected after {shifted} shifted requests by {epoch['trigger']} "
+          f"(drift detectors that fired: {detectors})")
     assert h.registry.audit_boost(TASK) is not None
     # traffic goes on, audited at the boosted rate; the epoch's refit runs once it holds
-    # enough held-out traces for a gate test, long before the new-traces trigger (10,000)
+    # enough held-out traces for a gate test
     for chunk in range(40):
         if h.state.last_refit(TASK)["trigger"] == epoch["trigger"]:
             break
