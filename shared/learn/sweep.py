@@ -23,6 +23,8 @@ from .artefact import Member
 from .selection import ValidationView
 from .zoo import Surrogate, full_proba
 
+_HONEST_FOLDS = 5
+
 
 @dataclass
 class SweepResult:
@@ -97,13 +99,16 @@ def _fit_member(model: Surrogate, data: SweepData, rng: np.random.Generator) -> 
 
 
 def _cross_fitted_scores(dense: np.ndarray, pred: np.ndarray, agree: np.ndarray,
-                         n_labels: int, rng: np.random.Generator) -> np.ndarray:
-    """Acceptor scores of every validation row from an acceptor that did not see it (2 folds)."""
-    fold = rng.random(len(pred)) < 0.5
-    if fold.all() or not fold.any():
+                         n_labels: int, rng: np.random.Generator, k: int = _HONEST_FOLDS
+                         ) -> np.ndarray:
+    """Acceptor scores of every validation row from an acceptor that did not see it (``k``
+    folds, so each is fitted on (k − 1)/k of the rows, close to the deployed acceptor)."""
+    fold = rng.integers(0, k, len(pred))
+    if len(np.unique(fold)) < 2:
         return Acceptor(n_labels).fit(dense, pred, agree).score(dense, pred)
     out = np.empty(len(pred))
-    for part in (fold, ~fold):
+    for f in np.unique(fold):
+        part = fold == f
         acc = Acceptor(n_labels).fit(dense[~part], pred[~part], agree[~part])
         out[part] = acc.score(dense[part], pred[part])
     return out
