@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import beta, binom
 
 from ..errors import LearnError
 
 NEG_INF = -math.inf
+_ONE_SIGMA = 0.8413  # one-sided level of the planning bound in closed_reason
 
 
 def n_min(alpha: float, delta: float) -> int:
@@ -162,7 +163,10 @@ def certify(
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
             min_accepted=min_accepted,
         )
-    reason, more = closed_reason(n, k, total, alpha, delta)
+    # nothing certified: the walk's first test (if it ran one) failed and blocked the rest
+    first = np.flatnonzero(n >= max(need, min_accepted))[:1] if n_tested else None
+    reason, more = closed_reason(n, k, total, alpha, delta,
+                                 blocking=int(first[0]) if first is not None else None)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
@@ -192,14 +196,21 @@ def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted:
 
 
 def closed_reason(
-    n: np.ndarray, k: np.ndarray, n_cal: int, alpha: float, delta: float
+    n: np.ndarray, k: np.ndarray, n_cal: int, alpha: float, delta: float, *,
+    blocking: int | None = None,
 ) -> tuple[str, int | None]:
     """Why a walk certified nothing, and how many more traces are expected to be needed.
 
-    For the grid thresholds whose observed disagreement rate is below ε (among those with at
-    least ``n_min`` accepted items, or all of them when none has), the calibration size at which
-    an exact test with that rate and acceptance share would pass is estimated; the smallest,
-    minus ``n_cal``, is the answer. None when no threshold's observed rate is below ε.
+    When the walk ran a test (``blocking``: the grid index of its first test, which failed and
+    stopped it) and that threshold's observed disagreement rate is below ε, the estimate is the
+    calibration size at which that test would pass. Otherwise it is the smallest such size over
+    the grid thresholds whose observed rate is below ε (among those with at least ``n_min``
+    accepted items, or all of them when none has). The answer is that size minus ``n_cal``;
+    None when no threshold's observed rate is below ε.
+
+    The rate used is a one-sided 84% (one-sigma) Jeffreys upper bound of the observed rate
+    where that bound is below ε, else the observed rate, so that the estimate is not an
+    optimistic point forecast.
     """
     need = n_min(alpha, delta)
     if n_cal == 0 or int(n.max(initial=0)) == 0:
@@ -208,9 +219,13 @@ def closed_reason(
     usable = (n >= need) if reason == "insufficient_evidence" else (n > 0)
     rate = k / np.maximum(n, 1)
     cand = np.flatnonzero(usable & (rate < 1.0 - alpha))
+    if blocking is not None and rate[blocking] < 1.0 - alpha:
+        cand = np.array([blocking])
     if cand.size == 0:
         return "agreement_below_target", None
-    total = accepted_needed(rate[cand], alpha, delta) / (n[cand] / n_cal)
+    upper = beta.ppf(_ONE_SIGMA, k[cand] + 0.5, n[cand] - k[cand] + 0.5)
+    planning = np.where(upper < 1.0 - alpha, upper, rate[cand])
+    total = accepted_needed(planning, alpha, delta) / (n[cand] / n_cal)
     return reason, max(1, math.ceil(float(total.min())) - n_cal)
 
 

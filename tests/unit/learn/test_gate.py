@@ -118,3 +118,18 @@ def test_predicted_coverage_tracks_certified_coverage():
                            min_accepted=start).coverage for _ in range(20)])
     # a conservative but informative ranking value
     assert 0.7 * got <= expected <= got + 0.05
+
+
+def test_traces_needed_comes_from_the_test_that_stopped_the_walk():
+    # strict threshold: 120 items, 5 disagreements (4.2% < 5%, not enough evidence); the
+    # lenient one: 2,000 items at 1% would pass, but the walk never gets there
+    scores = np.r_[np.full(120, 0.9), np.full(1880, 0.1)]
+    errors = np.zeros(2000, dtype=bool)
+    errors[:5] = True
+    errors[120:135] = True
+    res = certify(scores, errors, np.array([0.5, NEG_INF]), alpha=0.95, delta=0.05)
+    assert not res.certified and res.reason == "insufficient_evidence"
+    assert res.traces_needed is not None and res.traces_needed > 1000  # not "1 more trace"
+    share = 120 / 2000
+    accepted_then = math.floor(share * (2000 + res.traces_needed))
+    assert p_value(math.floor(5 / 120 * accepted_then), accepted_then, 0.95) <= 0.05
