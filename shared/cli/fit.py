@@ -28,15 +28,15 @@ def _run(args: argparse.Namespace) -> int:
     from tracer_stream.offline.models import save_model, signing_key
     from tracer_stream.offline.progress import Feedback
     from tracer_stream.offline.summary import certificate_text, frontier_text
+    from tracer_stream.report.texts import splits_text
 
     feedback = Feedback(args.quiet)
     key = signing_key(args.key_env, feedback)  # a missing key fails before the slow work
     art = fit_file(FitRequest.from_args(args), feedback)
     size = save_model(art, args.out, key)
     m = art.manifest
-    print(f"fitted on {m['n_traces']:,} traces ({m['n_train']:,} train, {m['n_validation']:,} "
-          f"validation, {m['n_cal']:,} calibration), {len(m['labels']):,} labels, embedder "
-          f"{m['embedder']['id']}")
+    print(f"fitted on {m['n_traces']:,} traces ({splits_text(m)}), {len(m['labels']):,} labels,"
+          f" embedder {m['embedder']['id']}")
     print(certificate_text(m))
     print("frontier:")
     print(frontier_text(m["frontier"]))

@@ -69,7 +69,7 @@ def build_report(art: Artefact, X: np.ndarray, y: Sequence[str], *,
 
 def _model(manifest: dict[str, Any], art: Artefact) -> dict[str, Any]:
     keys = ("version", "parent_version", "created_at", "n_traces", "n_train", "n_validation",
-            "n_cal", "data_window", "grid_rule")
+            "acceptor_folds", "n_cal", "data_window", "grid_rule")
     return {k: manifest.get(k) for k in keys} | {
         "embedder": art.embedder.id, "n_labels": len(art.labels),
         "target_alpha": art.target_alpha, "novelty": manifest.get("novelty"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from .style import CSS
 from .svg import Series, hbar_chart, line_chart
-from .texts import explain
+from .texts import explain, splits_text
 
 __all__ = ["render_html"]
 
@@ -61,8 +61,7 @@ def _header(doc: dict[str, Any]) -> str:
             f'<p class="meta">model {esc(m["version"] or "(unversioned)")} · created '
             f'{esc(m["created_at"])} · embedder <code>{esc(m["embedder"])}</code> · '
             f'{num(m["n_labels"])} labels · fitted on {num(m["n_traces"])} traces '
-            f'({num(m["n_train"])} train, {num(m["n_validation"])} validation, '
-            f'{num(m["n_cal"])} calibration)</p>'
+            f'({esc(splits_text(m))})</p>'
             f'<p class="meta">held-out evaluation on {num(held["n"])} traces{source}</p></header>')
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFERRAL_REASONS", "GATE_REASONS", "explain"]
+__all__ = ["DEFERRAL_REASONS", "GATE_REASONS", "explain", "splits_text"]
 
 DEFERRAL_REASONS: dict[str, str] = {
     "below_threshold": "the acceptor score is below the certified threshold",
@@ -29,3 +29,15 @@ def explain(code: str | None) -> str:
     if code is None:
         return ""
     return DEFERRAL_REASONS.get(code) or GATE_REASONS.get(code) or code
+
+
+def splits_text(manifest: dict[str, object]) -> str:
+    """How a fit used its traces, e.g. "7,022 train and validation by 5-fold cross-fitting,
+    2,981 calibration" (or "... train, ... validation, ..." for a single split)."""
+    n_train, n_val, n_cal = (int(str(manifest.get(k) or 0)) for k in
+                             ("n_train", "n_validation", "n_cal"))
+    folds = int(str(manifest.get("acceptor_folds") or 1))
+    if folds > 1:
+        return (f"{n_train:,} train and validation by {folds}-fold cross-fitting, "
+                f"{n_cal:,} calibration")
+    return f"{n_train:,} train, {n_val:,} validation, {n_cal:,} calibration"
