@@ -37,6 +37,9 @@ from tracer_stream.routing import (
     StateLoader,
     TaskResolver,
 )
+from tracer_stream.routing.novelty_watch import DETECTOR as NOVELTY_DETECTOR
+from tracer_stream.routing.novelty_watch import SOURCE as NOVELTY_SOURCE
+from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream.services.router.announcements import AnnouncementFeed
 
 log = logging.getLogger("tracer_stream.router")
@@ -82,7 +85,11 @@ class RouterService:
                           registry_max_staleness_s=settings.registry_max_staleness_s),
             rng=random.Random(settings.audit_seed),
             reply_topics=ReplyTopics.of(self.producer, topics),
+            novelty_watch=NoveltyWatch(delta=settings.novelty_alarm_delta,
+                                       rate_floor=settings.novelty_alarm_rate_floor,
+                                       rate_factor=settings.novelty_alarm_rate_factor),
         )
+        self._unsent_alarms: list[NoveltyAlarm] = []
         self.consumer: BatchConsumer | None = None
 
     def ready(self) -> bool:
@@ -147,6 +154,28 @@ class RouterService:
                             exc)
             self.metrics.observe_batch(result, self.holder.snapshot(),
                                        time.perf_counter() - started, len(records))
+            self._report_alarms(result.alarms)
+
+    def _report_alarms(self, alarms: Sequence[NoveltyAlarm]) -> None:
+        """Log and count new novelty alarms and write them to the registry for the trainer;
+        what Redis refused is retried after the next batch."""
+        watch = self.router.novelty_watch
+        if watch is not None:
+            self.metrics.observe_novelty(watch.rates())
+        for alarm in alarms:
+            log.warning("task %s version %s: novelty alarm: %s", alarm.task, alarm.version,
+                        alarm.detail)
+            self.metrics.observe_novelty({}, 1, alarm.task)
+        pending, self._unsent_alarms = [*self._unsent_alarms, *alarms], []
+        for alarm in pending:
+            try:
+                self.registry.raise_alarm(alarm.task, alarm.version, source=NOVELTY_SOURCE,
+                                          detector=NOVELTY_DETECTOR, detail=alarm.detail,
+                                          **alarm.statistics())
+            except redis.RedisError as exc:
+                log.warning("could not record the novelty alarm of %s in the registry: %s",
+                            alarm.task, exc)
+                self._unsent_alarms.append(alarm)
 
     def _deliver(self, producer: Producer, outputs: Sequence[Output]) -> None:
         """Produce and wait for every acknowledgement; retry the whole set on failure."""

@@ -6,7 +6,8 @@
   traces are durable (at-least-once; the store dedupes re-deliveries).
 * timer ``beat`` (1 s): liveness for ``/healthz`` and the Redis heartbeat that tells
   ``tracer-stream trainer refit`` a trainer is running.
-* timer ``check_refits`` (``refit_check_interval_s``): evaluates the refit triggers and runs the
+* timer ``check_refits`` (``refit_check_interval_s``): acts on the alarms routers raised
+  (:meth:`TrainerRuntime.poll_router_alarms`), evaluates the refit triggers and runs the
   due refits in a spawned worker process (the fit never blocks the event loop).
 
 No faust tables: durable state lives in the trace store and in Redis (``infra-facts.md``).
@@ -103,7 +104,10 @@ def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
 
     @app.timer(interval=settings.refit_check_interval_s)
     async def check_refits() -> None:
-        if runtime.refitting or not runtime.recovered.is_set():
+        if not runtime.recovered.is_set():
+            return
+        await asyncio.to_thread(runtime.poll_router_alarms)  # even while a refit runs
+        if runtime.refitting:
             return
         due = await asyncio.to_thread(runtime.due_refits)
         if due:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+import redis
 from prometheus_client import CollectorRegistry
 
 from tracer_stream.bus import Producer
@@ -52,7 +53,9 @@ class TrainerRuntime:
         self.guard = LiveGuard(self.registry, self.state, self.announcer)
         alarms = AlarmResponse(self.registry, self.state, self.announcer,
                                audit_rate=settings.drift_audit_rate,
-                               ttl_s=settings.drift_audit_ttl_s)
+                               ttl_s=settings.drift_audit_ttl_s,
+                               close_gate_on_router_alarm=settings.router_alarm_close_gate)
+        self.alarms = alarms
         self.ingest = Ingest(self.store, self.guard, self.registry, self.state, alarms,
                              max_bytes=settings.limits.max_message_bytes,
                              drift_cooldown_s=settings.drift_cooldown_s,
@@ -138,6 +141,19 @@ class TrainerRuntime:
             if watch is not None:
                 self.metrics.observe_watch(task, watch.summary())
 
+    # alarms raised by routers ------------------------------------------------------------
+    def poll_router_alarms(self) -> int:
+        """Act on the alarms routers wrote to the registry (:meth:`AlarmResponse.
+        router_alarms`); returns how many were for a current version."""
+        acted = 0
+        try:
+            for task in (t.name for t in self.registry.list_tasks()):
+                with self._lock:  # the epoch starts after the last trace stored
+                    acted += self.alarms.router_alarms(task, self.store.count(task))
+        except redis.RedisError as exc:  # retried at the next check
+            log.warning("could not read the routers' alarms: %s", exc)
+        return acted
+
     # refits ------------------------------------------------------------------------------
     def due_refits(self) -> list[tuple[str, str]]:
         """(task, trigger) of every task that should be refit now."""
@@ -155,10 +171,19 @@ class TrainerRuntime:
                 min_new_traces=self.settings.refit_min_new_traces,
                 interval_s=self.settings.refit_interval_s,
                 drift_cooldown_s=self.settings.drift_cooldown_s,
-                epoch_ready=self._epoch_ready(task))
+                epoch_ready=self._epoch_ready(task),
+                epoch_urgent=self._epoch_urgent(task, last["at"]))
             if trigger is not None:
                 due.append((task, trigger))
         return due
+
+    def _epoch_urgent(self, task: str, last_refit_at: float) -> bool:
+        """True while the pending epoch was started by an alarm that closes the gate (the live
+        monitor, a router) and no refit ran since: its first refit skips the cooldown."""
+        epoch = self.state.epoch(task)
+        trigger = str(epoch["trigger"])
+        return bool(epoch["pending"]) and last_refit_at < float(epoch["at"]) and (
+            trigger == "monitor" or trigger.startswith("router:"))
 
     def _epoch_ready(self, task: str) -> str | None:
         """The alarm trigger of the task's pending calibration epoch once it holds enough

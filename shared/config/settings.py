@@ -225,6 +225,14 @@ class RouterSettings(_ServiceSettings):
     is deferred (reason registry_stale) because the gate state can no longer be confirmed."""
     audit_seed: int | None = None
     """Seed of the audit draws (unset: random)."""
+    novelty_alarm_delta: float = Field(default=0.01, ge=0, lt=1)
+    """Risk level of the novelty-rate watch: on traffic whose novel rate stays within the bound
+    it ever alarms with probability at most this (0 disables the watch)."""
+    novelty_alarm_rate_floor: float = Field(default=0.03, gt=0, lt=1)
+    """Least novel rate the watch tolerates: the bound is max(novelty_alarm_rate_factor ·
+    (1 − q), this), q the model's novelty quantile."""
+    novelty_alarm_rate_factor: float = Field(default=3.0, ge=1)
+    """Multiple of the calibrated novel rate 1 − q that the watch tolerates."""
     http_port: int = 8081
 
 
@@ -299,6 +307,9 @@ class TrainerSettings(_ServiceSettings):
     version calibrated after the alarm is promoted; 0 disables the boost."""
     drift_audit_ttl_s: float = Field(default=86400.0, gt=0)
     """Longest time an audit boost lasts when no such version is promoted."""
+    router_alarm_close_gate: bool = True
+    """Close a task's gate when a router raises an alarm (the novelty-rate watch) for its
+    current version; off: the alarm only starts a calibration epoch and the audit boost."""
     http_port: int = 8083
 
 

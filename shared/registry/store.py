@@ -15,6 +15,9 @@ Key layout (``P`` is the configured key prefix, default ``tracer:``)::
     P gate:{task}                    hash: open (0/1), reason, since
     P audit-boost:{task}             temporary audit rate after an alarm (JSON: rate, reason,
                                      since, expires_at), expires with a Redis TTL
+    P alarms:{task}                  hash: alarms raised outside the trainer (a router's
+                                     novelty watch) for the trainer to act on; field
+                                     ``{version}:{source}:{detector}``, value JSON
 """
 
 from __future__ import annotations
@@ -180,6 +183,26 @@ class Registry:
             return False
         self.record_event(task, "audit_boost_cleared", reason=reason)
         return True
+
+    # alarms raised by other services -----------------------------------------------------
+    def raise_alarm(self, task: str, version: str, *, source: str, detector: str,
+                    detail: str = "", **fields: Any) -> bool:
+        """Record an alarm on ``task``'s ``version`` for the trainer to act on. Idempotent:
+        while one with the same version, source and detector is pending (several routers
+        raising it), the first stays and this returns False."""
+        alarm_id = f"{version}:{source}:{detector}"
+        return bool(self.client.hsetnx(self._k("alarms", task), alarm_id, orjson.dumps({
+            **fields, "id": alarm_id, "task": task, "version": version, "source": source,
+            "detector": detector, "detail": detail, "at": time.time()})))
+
+    def alarms(self, task: str) -> list[dict[str, Any]]:
+        """The task's pending alarms, oldest first."""
+        raw = self.client.hgetall(self._k("alarms", task))
+        return sorted((orjson.loads(v) for v in raw.values()), key=lambda a: a["at"])
+
+    def clear_alarm(self, task: str, alarm_id: str) -> bool:
+        """Remove a pending alarm (the trainer handled or discarded it)."""
+        return bool(self.client.hdel(self._k("alarms", task), alarm_id))
 
 
 def _text(raw: bytes | str) -> str:

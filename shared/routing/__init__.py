@@ -13,6 +13,7 @@ from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.guard import RedisGuard
 from tracer_stream.routing.loader import StateLoader, load_artefact
 from tracer_stream.routing.metrics import RouterMetrics
+from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream.routing.outputs import Decision, Output, RouterTopics
 from tracer_stream.routing.refresher import ModelRefresher
 from tracer_stream.routing.resolver import TaskResolver
@@ -28,6 +29,8 @@ __all__ = [
     "Limits",
     "ModelHolder",
     "ModelRefresher",
+    "NoveltyAlarm",
+    "NoveltyWatch",
     "Output",
     "RedisGuard",
     "RouterMetrics",

@@ -28,6 +28,7 @@ from tracer_stream.routing.dedupe import Deduper, RequestKey
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.embedding import embed_with_cache
 from tracer_stream.routing.guard import RedisGuard
+from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream.routing.outputs import Decision, Output, Pending, RouterTopics, emit
 from tracer_stream.routing.records import Record, dead_letter
 from tracer_stream.routing.resolver import Missing, TaskResolver
@@ -44,6 +45,8 @@ class BatchResult:
     """Requests to mark as seen once ``outputs`` are acknowledged."""
     cache_hits: int = 0
     cache_misses: int = 0
+    alarms: list[NoveltyAlarm] = field(default_factory=list)
+    """Novelty-rate alarms raised by this batch (for the service to write to the registry)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ class BatchRouter:
                  embedders: EmbedderPool, cache: EmbeddingCache | None, deduper: Deduper | None,
                  guard: RedisGuard, limits: Limits | None = None,
                  rng: random.Random | None = None,
-                 reply_topics: ReplyTopics | None = None) -> None:
+                 reply_topics: ReplyTopics | None = None,
+                 novelty_watch: NoveltyWatch | None = None) -> None:
         self.topics = topics
         self.holder = holder
         self.resolver = resolver
@@ -85,6 +89,7 @@ class BatchRouter:
         self.limits = limits or Limits()
         self.rng = rng or random.Random()
         self.reply_topics = reply_topics
+        self.novelty_watch = novelty_watch
 
     def route(self, records: Sequence[Record]) -> BatchResult:
         """Decide every record of one batch (see the module docstring)."""
@@ -98,11 +103,11 @@ class BatchRouter:
                 p.audit = self.rng.random() < p.state.audit_rate  # before the gate decides
         pending = [p for _i, _record, p in items]
         hits, misses = self._embed(pending)
-        self._score(pending)
+        alarms = self._score(pending)
         for i, _record, p in items:
             outputs, decision = emit(p, self.topics)
             slots[i] = _Slot(outputs, decision, (p.request.task, p.request.request_id))
-        result = BatchResult(cache_hits=hits, cache_misses=misses)
+        result = BatchResult(cache_hits=hits, cache_misses=misses, alarms=alarms)
         for slot in slots:
             assert slot is not None, "every record is decided"
             result.outputs.extend(slot.outputs)
@@ -212,7 +217,8 @@ class BatchRouter:
                 p.timings["embed_ms"] = embed_ms
         return hits, misses
 
-    def _score(self, pending: list[Pending]) -> None:
+    def _score(self, pending: list[Pending]) -> list[NoveltyAlarm]:
+        alarms = []
         groups: dict[str, list[Pending]] = defaultdict(list)
         for p in pending:
             if p.state is not None and p.state.model is not None and p.row is not None:
@@ -243,6 +249,26 @@ class BatchRouter:
                 p.timings["route_ms"] = route_ms
                 if not state.gate_open:
                     p.defer_with(reasons.GATE_CLOSED)
+            if (alarm := self._watch_novelty(state, members)) is not None:
+                alarms.append(alarm)
+        return alarms
+
+    def _watch_novelty(self, state: TaskState, members: list[Pending]) -> NoveltyAlarm | None:
+        """Feed the novelty watch with the requests this version decided itself: scored with
+        a certified policy, gate open, no other reason to defer (:mod:`~tracer_stream.routing.
+        novelty_watch`)."""
+        watch = self.novelty_watch
+        if watch is None or not watch.enabled or not state.gate_open or state.version is None:
+            return None
+        assert state.model is not None
+        bound = watch.bound(state.model.manifest)
+        if bound is None:
+            return None
+        novel = [p.item_reason == reasons.NOVEL_INPUT for p in members
+                 if p.defer is None and p.item_reason != reasons.GATE_CLOSED]
+        if not novel:
+            return None
+        return watch.observe(state.name, state.version, bound, novel)
 
 
 def _ids_of_invalid(raw: bytes | None) -> tuple[str | None, str | None]:

@@ -48,6 +48,13 @@ class RouterMetrics:
         self.audit_rate = Gauge(f"{p}audit_rate", "Probability of the audit draw per task: "
                                 "max(the task's rate, the trainer's boost after an alarm)",
                                 ["task"], registry=registry)
+        self.novelty_alarms = Counter(f"{p}novelty_alarms", "Novelty-rate alarms raised "
+                                      "(at most one per task and served version per router)",
+                                      ["task"], registry=registry)
+        self.novel_rate = Gauge(f"{p}novel_rate", "Fraction of the requests the served version "
+                                "scored itself that it deferred as novel_input, since it "
+                                "began serving (the novelty watch's rate)", ["task"],
+                                registry=registry)
         self.redis_up = Gauge(f"{p}redis_up", "1 while Redis answers", registry=registry)
         self._versions: dict[str, str] = {}
 
@@ -68,6 +75,15 @@ class RouterMetrics:
                 self.audits.labels(task).inc()
             if d.outcome in ("handled", "deferred"):
                 self.latency.labels(d.outcome).observe(latency_s)
+
+    def observe_novelty(self, rates: Mapping[str, float], alarms: int = 0,
+                        task: str | None = None) -> None:
+        """Publish the watched novel rates; count ``alarms`` raised for ``task``."""
+        for name, rate in rates.items():
+            if rate == rate:  # NaN before the first scored request
+                self.novel_rate.labels(name).set(rate)
+        if task is not None and alarms:
+            self.novelty_alarms.labels(task).inc(alarms)
 
     def observe_models(self, states: Mapping[str, TaskState]) -> None:
         """Publish the version, gate state and audit rate served per task."""

@@ -33,6 +33,9 @@ SURROGATE_ERROR: Final = "surrogate_error"
 """The surrogate raised while routing this batch."""
 NOT_ACCEPTED: Final = "not_accepted"
 """The acceptor score was below the threshold (when the learning core gives no reason)."""
+NOVEL_INPUT: Final = "novel_input"
+"""The learning core's per-item reason for an input far from every label seen in training
+(passed through; the router's novelty watch counts it)."""
 
 # dead letter: nobody answers -----------------------------------------------------------------
 MALFORMED_JSON: Final = "malformed_json"

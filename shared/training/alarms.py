@@ -15,6 +15,17 @@
    version calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.
    Refitter`); otherwise it expires.
 
+Alarms raised by routers (the novelty-rate watch, :mod:`tracer_stream.routing.novelty_watch`)
+arrive through the registry (:meth:`~tracer_stream.registry.Registry.raise_alarm`); the trainer
+polls them (:meth:`AlarmResponse.router_alarms`). One for the task's current version also
+**closes the gate** (unless ``close_gate`` is off): every request goes to the teacher — safe for
+the guarantee, at the price of LLM calls — and every trace is calibration-eligible (reason
+``gate_closed``), so the epoch fills fast; the promotion of a version calibrated in it reopens
+the gate. Then epoch and boost as above, a ``router_alarm`` event in the history, and the alarm
+is cleared. An alarm for a version that no longer serves is discarded. Several routers may
+raise the same alarm: the registry keeps one per version and detector, and handling it again is
+idempotent (the gate is closed once, the pending epoch and the boost stay).
+
 The alarms themselves stay operational triggers (``gate.md``): a false alarm costs calibration
 data and audits, never validity.
 """
@@ -24,7 +35,7 @@ from __future__ import annotations
 import logging
 
 from tracer_stream.registry import Registry
-from tracer_stream.training.publish import Announcer
+from tracer_stream.training.publish import Announcer, close_gate
 from tracer_stream.training.state import TrainerState
 
 log = logging.getLogger(__name__)
@@ -34,12 +45,47 @@ class AlarmResponse:
     """Starts epochs and boosts audits on alarms (see the module docstring)."""
 
     def __init__(self, registry: Registry, state: TrainerState, announcer: Announcer, *,
-                 audit_rate: float, ttl_s: float) -> None:
+                 audit_rate: float, ttl_s: float, close_gate_on_router_alarm: bool = True
+                 ) -> None:
         self.registry = registry
         self.state = state
         self.announcer = announcer
         self.audit_rate = audit_rate
         self.ttl_s = ttl_s
+        self.close_gate_on_router_alarm = close_gate_on_router_alarm
+
+    def router_alarms(self, task: str, seq: int) -> int:
+        """Act on the routers' pending alarms for ``task`` (``seq``: the last trace stored);
+        returns how many were for the current version."""
+        pending = self.registry.alarms(task)
+        if not pending:
+            return 0
+        current = self.registry.current(task)
+        acted = 0
+        for a in pending:
+            version, detector = str(a.get("version")), str(a.get("detector", "?"))
+            source = str(a.get("source", "router"))
+            if version != current:
+                log.info("task %s: discarding the %s alarm of %s, which no longer serves "
+                         "(current: %s)", task, detector, version, current)
+                self.registry.clear_alarm(task, str(a["id"]))
+                continue
+            trigger = f"{source}:{detector}"
+            reason = f"{trigger} on {version}: {a.get('detail', '')}"
+            closed = False
+            if self.close_gate_on_router_alarm and self.registry.gate(task)["open"]:
+                log.warning("task %s: %s; closing the gate", task, reason)
+                close_gate(self.registry, self.announcer, task, reason)
+                closed = True
+            self.registry.record_event(task, "router_alarm", reason=reason, version=version,
+                                       source=source, detector=detector, closed_gate=closed,
+                                       raised_at=a.get("at"), **{
+                                           k: a[k] for k in ("scored", "novel", "bound")
+                                           if k in a})
+            self.alarm(task, trigger, seq, reason)
+            self.registry.clear_alarm(task, str(a["id"]))
+            acted += 1
+        return acted
 
     def alarm(self, task: str, trigger: str, seq: int, reason: str) -> bool:
         """React to an alarm raised at store seq ``seq``; True when it started an epoch."""
