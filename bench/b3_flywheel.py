@@ -103,18 +103,25 @@ def run_scenario(name: str, args: argparse.Namespace, console: Console, stop: th
     return result, run_dir
 
 
-def detection(result: DemoResult, shifted_from: int, per_day: int) -> dict[str, Any] | None:
-    """The first gate closure on or after day ``shifted_from``: when, and how many shifted
-    requests were answered (and handled by the surrogate) before it."""
+def detection(result: DemoResult, shifted_from: int, per_day: int,
+              actions: tuple[str, ...] = ("close_gate",)) -> dict[str, Any] | None:
+    """The first event with one of ``actions`` (default: a gate closure) on or after day
+    ``shifted_from``: when, and how many shifted requests were answered (and handled by the
+    surrogate) before it."""
     for event in result.events:
-        if event.get("action") == "close_gate" and event.get("day", 0) >= shifted_from:
+        if event.get("action") in actions and event.get("day", 0) >= shifted_from:
             earlier = result.days[shifted_from - 1:event["day"] - 1]
-            return {"day": event["day"], "reason": event.get("reason"),
+            return {"day": event["day"], "action": event.get("action"),
+                    "reason": event.get("reason"),
                     "shifted_requests_before": sum(d.answered for d in earlier)
                     + int(event.get("day_answered_before", 0)),
                     "shifted_handled_before": sum(d.handled for d in earlier)
                     + int(event.get("day_handled_before", 0)), "per_day": per_day}
     return None
+
+
+ALARM_ACTIONS = ("router_alarm", "calibration_epoch", "drift", "close_gate")
+"""Events that mark an alarm acted on (the first one is the first alarm)."""
 
 
 def scenario_record(name: str, result: DemoResult, run_dir: Path,
@@ -130,6 +137,8 @@ def scenario_record(name: str, result: DemoResult, run_dir: Path,
             "certificates": data["certificates"], "wall_seconds": data["wall_seconds"],
             "detection": detection(result, args.shift_train_days + 1, args.per_day)
             if name == "shift" else None,
+            "first_alarm": detection(result, args.shift_train_days + 1, args.per_day,
+                                     ALARM_ACTIONS) if name == "shift" else None,
             "run_dir": str(run_dir)}
 
 
