@@ -20,9 +20,10 @@ calls (the trainer closes the gate and recalibrates), never validity.
 >>> watch = NoveltyWatch(delta=0.01, rate_floor=0.03)
 >>> watch.bound({"novelty": {"enabled": True, "quantile": 0.995}})
 0.03
->>> [watch.observe("t", "v1", 0.03, [i % 10 == 0 for i in range(j, j + 50)])
-...  for j in range(0, 600, 50)][-1] is not None       # 10% novel against b = 3%
-True
+>>> alarms = [watch.observe("t", "v1", 0.03, [i % 10 == 0 for i in range(j, j + 50)])
+...           for j in range(0, 600, 50)]             # 10% novel against b = 3%
+>>> [a.scored for a in alarms if a is not None]       # one alarm for the version
+[91]
 """
 
 from __future__ import annotations
