@@ -123,17 +123,15 @@ class NoveltyWatch:
         version), else None."""
         watch = self._watches.get(task)
         if watch is None or watch.version != version or watch.bound != bound:
-            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta))
+            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta,
+                                                       confidence_sequence=False))
             self._watches[task] = watch
         watch.scored += len(novel)
         watch.novel += sum(bool(x) for x in novel)
         if watch.alarmed:  # the test stops at its alarm; the counts go on for the gauge
             return None
         m = watch.monitor
-        for x in novel:
-            m.update(disagree=bool(x))
-            if m.alarm:
-                break
+        m.update_many(novel, stop_at_alarm=True)
         if not m.alarm:
             return None
         watch.alarmed = True

@@ -64,3 +64,26 @@ def test_empty_monitor_and_bad_parameters():
     assert m.confidence_interval[0] <= 0.01 and m.confidence_interval[1] >= 0.99
     with pytest.raises(LearnError):
         LiveMonitor(alpha=1.5)
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_update_many_matches_one_by_one(stop: bool):
+    rng = np.random.default_rng(7)
+    flags = rng.random(400) < 0.12
+    one = LiveMonitor(alpha=0.95, delta=0.05, confidence_sequence=False)
+    used_one = 0
+    for x in flags:
+        one.update(bool(x))
+        used_one += 1
+        if stop and one.alarm:
+            break
+    many = LiveMonitor(alpha=0.95, delta=0.05, confidence_sequence=False)
+    used = 0
+    for chunk in np.array_split(flags, 7):  # batches, as a router sees them
+        if stop and many.alarm:
+            break
+        used += many.update_many(chunk, stop_at_alarm=stop)
+    assert one.alarm and many.alarm
+    assert (used, many.n, many.disagreements) == (used_one, one.n, one.disagreements)
+    assert many.wealth == pytest.approx(one.wealth)
+    assert LiveMonitor.from_dict(many.to_dict()).wealth == pytest.approx(many.wealth)
