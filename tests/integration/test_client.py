@@ -87,12 +87,12 @@ def test_classify_returns_the_surrogate_label(dep: Deployment, client: TracerCli
 
 def test_classify_many_mixes_surrogate_and_llm_answers(dep: Deployment,
                                                        client: TracerClient) -> None:
-    got = client.classify_many(TEXTS[:40], dep.env["SERVED"], timeout_s=30)
+    got = client.classify_many(TEXTS[:40], dep.env["SERVED"], timeout_s=90)
     sources = {g.source for g in got}
     assert sources <= {"surrogate", "llm"} and "surrogate" in sources
     assert sum(g.label == y for g, y in zip(got, LABELS, strict=False)) >= 36  # in order
     unseen = list(UNSEEN)
-    llm = client.classify_many(unseen, dep.env["FRESH"], timeout_s=30)
+    llm = client.classify_many(unseen, dep.env["FRESH"], timeout_s=90)
     assert [(g.label, g.source) for g in llm] == [(UNSEEN[t], "llm") for t in unseen]
     assert all(g.reason == "no_model" or g.reason is None for g in llm)
 
