@@ -9,10 +9,12 @@ the LLM worker ask :class:`ReplyTopics` first and dead-letter the request with a
 the answer is no.
 
 Existing topics come from the broker's metadata, cached for ``max_age_s`` (a topic deleted
-meanwhile is noticed after that long); a name not in the cache re-reads it, at most every
-``miss_refresh_s``, so a reply topic a client has just created is found at once. When the
-metadata cannot be read the check lets the request through (producing then retries as for any
-broker trouble) rather than refusing requests because of an unrelated outage.
+meanwhile is noticed after that long). A name not in the cache always re-reads the metadata
+(clients create their reply topic just before their first request, possibly after the last
+read), and is refused only when that fresh read does not have it; the refusal is remembered for
+``miss_refresh_s`` so that a stream of requests naming the same missing topic costs one read.
+When the metadata cannot be read the check lets the request through (producing then retries as
+for any broker trouble) rather than refusing requests because of an unrelated outage.
 
 >>> topics = ReplyTopics(lambda: {"tracer.labels", "my-replies"}, labels="tracer.labels",
 ...                      internal={"tracer.models", "tracer.traces"})
@@ -42,6 +44,9 @@ FORBIDDEN_REPLY_TOPIC = "forbidden_reply_topic"
 """Dead-letter reason: the request's ``reply_topic`` is one of the deployment's own topics."""
 
 
+_MAX_REMEMBERED = 10_000  # missing topic names remembered at most (then forgotten at once)
+
+
 class ReplyTopics:
     """Answers "may a label be produced to this reply topic?" from cached broker metadata."""
 
@@ -57,6 +62,7 @@ class ReplyTopics:
         self._clock = clock
         self._known: frozenset[str] = frozenset()
         self._listed_at: float | None = None
+        self._missing: dict[str, float] = {}  # topic → when a fresh read did not have it
 
     @classmethod
     def of(cls, producer: Producer, topics: TopicSettings) -> ReplyTopics:
@@ -71,11 +77,20 @@ class ReplyTopics:
             return None
         if topic in self._internal:
             return FORBIDDEN_REPLY_TOPIC
-        if not self._listing(self._max_age_s):
+        now = self._clock()
+        if topic in self._known and self._listed_at is not None \
+                and now - self._listed_at < self._max_age_s:
             return None
-        if topic in self._known or not self._listing(self._miss_refresh_s):
+        missing_since = self._missing.get(topic)
+        if missing_since is not None and now - missing_since < self._miss_refresh_s:
+            return UNKNOWN_REPLY_TOPIC
+        if not self._read(now):
             return None
-        return None if topic in self._known else UNKNOWN_REPLY_TOPIC
+        if topic in self._known:
+            self._missing.pop(topic, None)
+            return None
+        self._missing[topic] = now
+        return UNKNOWN_REPLY_TOPIC
 
     def refusal(self, topic: str | None) -> tuple[str, str] | None:
         """``(reason, detail)`` for a dead letter when ``topic`` may not be used, else None."""
@@ -86,16 +101,14 @@ class ReplyTopics:
             return reason, f"reply_topic {topic!r} does not exist"
         return None
 
-    def _listing(self, max_age_s: float) -> bool:
-        """Re-read the topic list unless it was read within ``max_age_s``; False when it
-        cannot be read (then the check lets the topic through)."""
-        now = self._clock()
-        if self._listed_at is not None and now - self._listed_at < max_age_s:
-            return True
+    def _read(self, now: float) -> bool:
+        """Re-read the topic list; False when it cannot be read."""
         try:
             self._known = frozenset(self._list_topics())
         except BusError as exc:
             log.warning("cannot read the topic list to check a reply_topic: %s", exc)
             return False
         self._listed_at = now
+        if len(self._missing) > _MAX_REMEMBERED:
+            self._missing.clear()
         return True
