@@ -40,7 +40,7 @@ RUN apt-get update \
 RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY schemas ./schemas

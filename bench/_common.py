@@ -108,7 +108,8 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
             "commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted_learn_changes": bool(git("status", "--porcelain", "shared/learn"))}
+            "uncommitted_learn_changes": bool(
+                git("status", "--porcelain", "shared/tracer_stream/learn"))}
 
 
 def bench_cache() -> Path:

@@ -84,8 +84,8 @@ class _RecordingRegistry(CollectorRegistry):
 def registered_series() -> dict[str, Series]:
     """Every sample name the three services can export → its family, type and label names."""
     from tracer_stream.routing.metrics import RouterMetrics
-    from tracer_stream.services.trainer.metrics import TrainerMetrics
-    from tracer_stream.services.worker.metrics import WorkerMetrics
+    from tracer_stream_trainer.metrics import TrainerMetrics
+    from tracer_stream_worker.metrics import WorkerMetrics
 
     series: dict[str, Series] = {}
     for build in (RouterMetrics, WorkerMetrics, TrainerMetrics):

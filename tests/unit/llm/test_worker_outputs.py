@@ -11,14 +11,14 @@ from tracer_stream.config import TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, Trace, encode
 from tracer_stream.contracts.dead_letters import MAX_PAYLOAD_BYTES
 from tracer_stream.llm import Answer, TeacherError, Usage
-from tracer_stream.services.worker.outputs import (
+from tracer_stream.tasks import Task
+from tracer_stream_worker.outputs import (
     Origin,
     answered,
     dead_letter,
     llm_failure,
 )
-from tracer_stream.services.worker.tasks import RegistryUnavailable, TaskCache
-from tracer_stream.tasks import Task
+from tracer_stream_worker.tasks import RegistryUnavailable, TaskCache
 
 TOPICS = TopicSettings(prefix="u.")
 ORIGIN = Origin("u.llm-requests", 2, 41, b'{"request_id": "r1"}')

@@ -24,8 +24,6 @@ from tracer_stream.errors import BusError
 from tracer_stream.learn import n_min, spend_delta
 from tracer_stream.obs import Heartbeat
 from tracer_stream.registry import Registry
-from tracer_stream.services.trainer.jobs import init_worker, run_refit, warm_up
-from tracer_stream.services.trainer.metrics import TrainerMetrics
 from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import Ingest, IngestReport
@@ -34,6 +32,8 @@ from tracer_stream.training.refit import RefitOutcome
 from tracer_stream.training.schedule import refit_trigger
 from tracer_stream.training.state import TrainerState
 from tracer_stream.training.store import TraceStore
+from tracer_stream_trainer.jobs import init_worker, run_refit, warm_up
+from tracer_stream_trainer.metrics import TrainerMetrics
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from tracer_stream.config import RouterSettings
-    from tracer_stream.services.router import main
+    from tracer_stream_router import main
 
     settings = RouterSettings()
     if args.http_port is not None:

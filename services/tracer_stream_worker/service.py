@@ -23,8 +23,9 @@ from tracer_stream.errors import BusError, ContractError
 from tracer_stream.llm import Teacher, TeacherError, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
 from tracer_stream.registry import Registry
-from tracer_stream.services.worker.metrics import WorkerMetrics
-from tracer_stream.services.worker.outputs import (
+from tracer_stream.tasks import Task
+from tracer_stream_worker.metrics import WorkerMetrics
+from tracer_stream_worker.outputs import (
     Origin,
     Output,
     answered,
@@ -32,8 +33,7 @@ from tracer_stream.services.worker.outputs import (
     failure_reason,
     llm_failure,
 )
-from tracer_stream.services.worker.tasks import RegistryUnavailable, TaskCache
-from tracer_stream.tasks import Task
+from tracer_stream_worker.tasks import RegistryUnavailable, TaskCache
 
 log = logging.getLogger(__name__)
 

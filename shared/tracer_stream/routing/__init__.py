@@ -2,7 +2,7 @@
 find each task's model, draw the audit flag, embed (with a Redis cache), run the surrogate and
 its acceptor, and build the outputs — a surrogate label, an LLM request, or a dead letter.
 
-The service (:mod:`tracer_stream.services.router`) only adds Kafka, signals and HTTP.
+The service (:mod:`tracer_stream_router`) only adds Kafka, signals and HTTP.
 """
 
 from tracer_stream.routing import reasons

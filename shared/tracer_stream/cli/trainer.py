@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"http_port": args.http_port})
     if args.action == "refit":
         return _refit(settings, args.task, direct=args.direct, wait_s=args.wait)
-    from tracer_stream.services.trainer.app import run
+    from tracer_stream_trainer.app import run
 
     return run(settings)
 
@@ -55,7 +55,7 @@ def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float)
     state = TrainerState(registry.client, settings.redis.key_prefix)
     try:
         if direct or not state.trainer_alive():
-            from tracer_stream.services.trainer.jobs import build_refitter
+            from tracer_stream_trainer.jobs import build_refitter
 
             print(f"no running trainer: refitting {task} here" if not direct
                   else f"refitting {task} here")

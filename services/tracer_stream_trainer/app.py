@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from tracer_stream.config import KafkaSettings, TrainerSettings
 from tracer_stream.contracts.dead_letters import Source
-from tracer_stream.services.trainer.runtime import TrainerRuntime
+from tracer_stream_trainer.runtime import TrainerRuntime
 
 log = logging.getLogger(__name__)
 

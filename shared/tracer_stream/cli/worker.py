@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     import logging
 
     from tracer_stream.config import WorkerSettings
-    from tracer_stream.services.worker import run
+    from tracer_stream_worker import run
 
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise

@@ -29,7 +29,7 @@ _FIELD_IN_PATH = re.compile(r"^data\.?")
 @functools.cache
 def load_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of a message kind, e.g. ``load_schema("trace")``."""
-    resource = importlib.resources.files("tracer_stream.schemas") / f"{kind}.json"
+    resource = importlib.resources.files("tracer_stream.contracts") / "schemas" / f"{kind}.json"
     try:
         return orjson.loads(resource.read_bytes())
     except FileNotFoundError:

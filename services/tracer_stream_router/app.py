@@ -40,7 +40,7 @@ from tracer_stream.routing import (
 from tracer_stream.routing.novelty_watch import DETECTOR as NOVELTY_DETECTOR
 from tracer_stream.routing.novelty_watch import SOURCE as NOVELTY_SOURCE
 from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
-from tracer_stream.services.router.announcements import AnnouncementFeed
+from tracer_stream_router.announcements import AnnouncementFeed
 
 log = logging.getLogger("tracer_stream.router")
 

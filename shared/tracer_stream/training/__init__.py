@@ -1,6 +1,6 @@
 """The trainer's library: durable trace store, calibration rules, δ-spending, gated refits,
 publication, the live guarantee monitor and drift detection. ``docs/trainer.md`` explains the
-rules; ``tracer_stream.services.trainer`` wires them into a faust app."""
+rules; ``tracer_stream_trainer`` wires them into a faust app."""
 
 from tracer_stream.training.calibration import calibration_eligible, calibration_mask
 from tracer_stream.training.drift import DriftWatch
