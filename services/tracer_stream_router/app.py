@@ -19,7 +19,6 @@ from threadpoolctl import threadpool_limits
 from tracer_stream.bus import BatchConsumer, Producer
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import RouterSettings, masked_dump
-from tracer_stream.errors import BusError
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
 from tracer_stream.registry import Registry
 from tracer_stream.routing import (
@@ -30,7 +29,6 @@ from tracer_stream.routing import (
     Limits,
     ModelHolder,
     ModelRefresher,
-    Output,
     RedisGuard,
     RouterMetrics,
     RouterTopics,
@@ -43,8 +41,6 @@ from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream_router.announcements import AnnouncementFeed
 
 log = logging.getLogger("tracer_stream.router")
-
-DELIVERY_ATTEMPTS = 5
 
 
 class RouterService:
@@ -145,7 +141,7 @@ class RouterService:
                 continue
             started = time.perf_counter()
             result = self.router.route(records)
-            self._deliver(producer, result.outputs)
+            producer.deliver(result.outputs)
             self.deduper.mark(result.answered)
             try:
                 consumer.commit(records)
@@ -176,20 +172,6 @@ class RouterService:
                 log.warning("could not record the novelty alarm of %s in the registry: %s",
                             alarm.task, exc)
                 self._unsent_alarms.append(alarm)
-
-    def _deliver(self, producer: Producer, outputs: Sequence[Output]) -> None:
-        """Produce and wait for every acknowledgement; retry the whole set on failure."""
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            for out in outputs:
-                producer.send(out.topic, out.message, key=out.key)
-            try:
-                producer.flush_or_raise()
-                return
-            except BusError as exc:
-                if attempt == DELIVERY_ATTEMPTS:
-                    raise
-                log.warning("delivery attempt %d failed, retrying: %s", attempt, exc)
-                time.sleep(min(5.0, 0.2 * 2**attempt))
 
 
 def main(settings: RouterSettings | None = None) -> int:

@@ -18,8 +18,8 @@ import confluent_kafka
 from tracer_stream.bus import BatchConsumer, Producer
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import WorkerSettings
-from tracer_stream.contracts import DeadLetter, LLMRequest, decode, now
-from tracer_stream.errors import BusError, ContractError
+from tracer_stream.contracts import DeadLetter, LLMRequest, Outbound, decode, now
+from tracer_stream.errors import ContractError
 from tracer_stream.llm import Teacher, TeacherError, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
 from tracer_stream.registry import Registry
@@ -27,7 +27,6 @@ from tracer_stream.tasks import Task
 from tracer_stream_worker.metrics import WorkerMetrics
 from tracer_stream_worker.outputs import (
     Origin,
-    Output,
     answered,
     dead_letter,
     failure_reason,
@@ -37,7 +36,6 @@ from tracer_stream_worker.tasks import RegistryUnavailable, TaskCache
 
 log = logging.getLogger(__name__)
 
-PUBLISH_ATTEMPTS = 3
 
 
 class _Stopping(Exception):
@@ -107,21 +105,21 @@ class WorkerService:
             self._commit(batch)
 
     def _process(self, runner: asyncio.Runner, batch: Sequence[confluent_kafka.Message]
-                 ) -> list[Output]:
+                 ) -> list[Outbound]:
         """Decode and resolve synchronously, then label every valid request concurrently."""
-        slots: list[list[Output] | tuple[LLMRequest, Task, Origin]] = []
+        slots: list[list[Outbound] | tuple[LLMRequest, Task, Origin]] = []
         for record in batch:
             origin = Origin(record.topic(), record.partition(), record.offset(), record.value())
             slots.append(self._prepare(record.value(), origin))
         jobs = [slot for slot in slots if isinstance(slot, tuple)]
         labelled = iter(runner.run(self._label_all(jobs)))
-        outputs: list[Output] = []
+        outputs: list[Outbound] = []
         for slot in slots:
             outputs += next(labelled) if isinstance(slot, tuple) else slot
         return outputs
 
     def _prepare(self, raw: bytes | None, origin: Origin
-                 ) -> list[Output] | tuple[LLMRequest, Task, Origin]:
+                 ) -> list[Outbound] | tuple[LLMRequest, Task, Origin]:
         limits = self.settings.limits
         try:
             request = decode(LLMRequest, raw or b"", max_bytes=limits.max_message_bytes)
@@ -162,7 +160,7 @@ class WorkerService:
             self.heartbeat.beat()
 
     async def _label_all(self, jobs: Sequence[tuple[LLMRequest, Task, Origin]]
-                         ) -> list[list[Output]]:
+                         ) -> list[list[Outbound]]:
         ticker = asyncio.create_task(self._tick())
         try:
             return await asyncio.gather(*(self._label(*job) for job in jobs))
@@ -175,7 +173,7 @@ class WorkerService:
             self.heartbeat.beat()
             await asyncio.sleep(1.0)
 
-    async def _label(self, request: LLMRequest, task: Task, origin: Origin) -> list[Output]:
+    async def _label(self, request: LLMRequest, task: Task, origin: Origin) -> list[Outbound]:
         started_at = now()
         try:
             prompt = task.render_prompt(request.text)
@@ -201,21 +199,9 @@ class WorkerService:
         return answered(request, answer, teacher=self.teacher.name, topics=self.topics,
                         started_at=started_at)
 
-    def _publish(self, outputs: Sequence[Output]) -> None:
-        """Produce and wait for acknowledgement; re-send everything if delivery failed
-        (duplicates are allowed, losses are not)."""
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            for out in outputs:
-                self.producer.send(out.topic, out.message, key=out.key)
-            try:
-                self.producer.flush_or_raise()
-                break
-            except BusError as exc:
-                if attempt == PUBLISH_ATTEMPTS:
-                    raise
-                log.error("publishing failed (%s), attempt %d/%d", exc, attempt,
-                          PUBLISH_ATTEMPTS)
-                self.stop.wait(1.0)
+    def _publish(self, outputs: Sequence[Outbound]) -> None:
+        """Produce and wait for acknowledgement (the bus's one delivery policy)."""
+        self.producer.deliver(outputs, sleep=self.stop.wait)
         for out in outputs:
             self.metrics.produced.labels(out.kind).inc()
             if isinstance(out.message, DeadLetter):

@@ -20,16 +20,16 @@ import numpy as np
 import orjson
 
 from tracer_stream.bus.reply_topics import ReplyTopics
-from tracer_stream.contracts import ClassificationRequest, decode
+from tracer_stream.contracts import ClassificationRequest, Outbound, decode
+from tracer_stream.contracts.reasons import DeadLetterReason, DeferReason
 from tracer_stream.errors import ContractError
-from tracer_stream.routing import reasons
 from tracer_stream.routing.cache import EmbeddingCache
 from tracer_stream.routing.dedupe import Deduper, RequestKey
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.embedding import embed_with_cache
 from tracer_stream.routing.guard import RedisGuard
 from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
-from tracer_stream.routing.outputs import Decision, Output, Pending, RouterTopics, emit
+from tracer_stream.routing.outputs import Decision, Pending, RouterTopics, emit
 from tracer_stream.routing.records import Record, dead_letter
 from tracer_stream.routing.resolver import Missing, TaskResolver
 from tracer_stream.routing.state import ModelHolder, TaskState
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BatchResult:
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[Outbound] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     answered: list[RequestKey] = field(default_factory=list)
     """Requests to mark as seen once ``outputs`` are acknowledged."""
@@ -53,7 +53,7 @@ class BatchResult:
 class _Slot:
     """What one record produced."""
 
-    outputs: list[Output]
+    outputs: list[Outbound]
     decision: Decision
     answered: RequestKey | None
 
@@ -122,7 +122,7 @@ class BatchRouter:
         request_id, task = (request.request_id, request.task) if request is not None else ids
         letter = dead_letter(record, reason, detail, field=field, request_id=request_id,
                              task=task)
-        return _Slot([Output(self.topics.dead_letter, letter, request_id)],
+        return _Slot([Outbound(self.topics.dead_letter, letter, request_id)],
                      Decision(task, "dead_letter", reason),
                      None if request is None else (request.task, request.request_id))
 
@@ -139,7 +139,8 @@ class BatchRouter:
                 continue
             if len(request.text) > self.limits.max_text_chars:
                 slots[i] = self._reject(
-                    record, reasons.TEXT_TOO_LONG, f"text has {len(request.text)} characters, "
+                    record, DeadLetterReason.TEXT_TOO_LONG,
+                    f"text has {len(request.text)} characters, "
                     f"the limit is {self.limits.max_text_chars}", field="text", request=request)
                 continue
             if self.reply_topics is not None and (
@@ -170,24 +171,24 @@ class BatchRouter:
         for i, record, p in items:
             state, name = states[p.request.task], p.request.task
             if state is Missing.UNKNOWN:
-                slots[i] = self._reject(record, reasons.UNKNOWN_TASK,
+                slots[i] = self._reject(record, DeadLetterReason.UNKNOWN_TASK,
                                         f"no task named {name!r} is registered "
                                         "(tracer-stream task apply FILE)",
                                         field="task", request=p.request)
                 continue
             if state is Missing.UNREACHABLE_UNSEEN:
-                slots[i] = self._reject(record, reasons.REDIS_UNAVAILABLE,
+                slots[i] = self._reject(record, DeferReason.REDIS_UNAVAILABLE,
                                         f"task {name!r} was never seen and the registry is "
                                         "unreachable", field="task", request=p.request)
                 continue
             if isinstance(state, TaskState):
                 p.state = state
                 if state.model is None:
-                    p.defer_with(state.unavailable or reasons.NO_MODEL)
+                    p.defer_with(state.unavailable or DeferReason.NO_MODEL)
             else:
-                p.defer_with(reasons.REDIS_UNAVAILABLE)
+                p.defer_with(DeferReason.REDIS_UNAVAILABLE)
             if stale:
-                p.defer_with(reasons.REGISTRY_STALE)
+                p.defer_with(DeferReason.REGISTRY_STALE)
             kept.append((i, record, p))
         return kept
 
@@ -202,13 +203,13 @@ class BatchRouter:
             embedder = self.embedders.get(spec)
             if embedder is None:
                 for p in members:
-                    p.defer_with(reasons.EMBEDDER_ERROR)
+                    p.defer_with(DeferReason.EMBEDDER_ERROR)
                 continue
             batch = embed_with_cache(embedder, self.cache, [p.request.text for p in members])
             hits, misses = hits + batch.hits, misses + batch.misses
             if batch.rows is None:
                 for p in members:
-                    p.defer_with(reasons.EMBEDDER_ERROR)
+                    p.defer_with(DeferReason.EMBEDDER_ERROR)
                 continue
             embed_ms = batch.seconds * 1000.0
             for p, row in zip(members, batch.rows, strict=True):
@@ -239,7 +240,7 @@ class BatchRouter:
                 log.error("surrogate of task %s version %s failed: %s", state.name,
                           state.version, exc)
                 for p in members:
-                    p.defer_with(reasons.SURROGATE_ERROR)
+                    p.defer_with(DeferReason.SURROGATE_ERROR)
                 continue
             route_ms = (time.perf_counter() - start) * 1000.0
             for i, p in enumerate(members):
@@ -248,7 +249,7 @@ class BatchRouter:
                 p.accepted, p.item_reason = bool(accepted[i]), item_reasons[i]
                 p.timings["route_ms"] = route_ms
                 if not state.gate_open:
-                    p.defer_with(reasons.GATE_CLOSED)
+                    p.defer_with(DeferReason.GATE_CLOSED)
             if (alarm := self._watch_novelty(state, members)) is not None:
                 alarms.append(alarm)
         return alarms
@@ -264,8 +265,8 @@ class BatchRouter:
         bound = watch.bound(state.model.manifest)
         if bound is None:
             return None
-        novel = [p.item_reason == reasons.NOVEL_INPUT for p in members
-                 if p.defer is None and p.item_reason != reasons.GATE_CLOSED]
+        novel = [p.item_reason == DeferReason.NOVEL_INPUT for p in members
+                 if p.defer is None and p.item_reason != DeferReason.GATE_CLOSED]
         if not novel:
             return None
         return watch.observe(state.name, state.version, bound, novel)

@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import redis
 
+from tracer_stream.contracts.reasons import DeferReason
 from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
 from tracer_stream.registry import Registry
-from tracer_stream.routing import reasons
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.state import Surrogate, TaskState
 
@@ -86,12 +86,12 @@ class StateLoader:
         state = TaskState(task=task, version=version, gate_open=gate["open"],
                           gate_reason=gate["reason"], audit_boost=rate)
         if version is None:
-            return _without(state, reasons.NO_MODEL)
+            return _without(state, DeferReason.NO_MODEL)
         try:
             blob = self.registry.blob(name, version)
         except RegistryError as exc:  # current points at a version without a blob
             log.error("task %s: %s", name, exc)
-            return _without(state, reasons.MODEL_INVALID)
+            return _without(state, DeferReason.MODEL_INVALID)
         return self._with_model(state, blob)
 
     def _with_model(self, state: TaskState, blob: bytes) -> TaskState:
@@ -100,24 +100,24 @@ class StateLoader:
             model = self._load_artefact(blob, self._key)
         except ArtefactAuthError as exc:
             log.error("%s refused: %s", where, exc)
-            return _without(state, reasons.MODEL_INVALID)
+            return _without(state, DeferReason.MODEL_INVALID)
         except Exception as exc:  # a broken blob must not stop the router
             log.error("%s cannot be loaded: %s", where, exc)
-            return _without(state, reasons.MODEL_INVALID)
+            return _without(state, DeferReason.MODEL_INVALID)
         certified = certified_at(model, state.task.alpha)
         if not certified:
             log.error("%s is not certified at the task's alpha %s; deferring its traffic",
                       where, state.task.alpha)
-            return _without(state, reasons.UNCERTIFIED if certified is not None
-                            else reasons.ALPHA_NOT_ON_FRONTIER)
+            return _without(state, DeferReason.UNCERTIFIED if certified is not None
+                            else DeferReason.ALPHA_NOT_ON_FRONTIER)
         embedder = self._embedders.get(state.task.embedder)
         if embedder is None:
-            return _without(state, reasons.EMBEDDER_ERROR)
+            return _without(state, DeferReason.EMBEDDER_ERROR)
         try:
             model.check_embedder(embedder.identity)
         except EmbedderError as exc:
             log.error("%s: %s", where, exc)
-            return _without(state, reasons.EMBEDDER_MISMATCH)
+            return _without(state, DeferReason.EMBEDDER_MISMATCH)
         log.info("%s loaded (gate %s)", where, "open" if state.gate_open else "closed")
         return replace(state, model=model)
 

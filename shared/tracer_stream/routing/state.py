@@ -54,7 +54,7 @@ class TaskState:
     """One task as the router serves it.
 
     ``model`` is ``None`` when the surrogate cannot answer; ``unavailable`` then says why
-    (a reason of :mod:`tracer_stream.routing.reasons`). ``gate_open`` is the registry's gate;
+    (a :class:`~tracer_stream.contracts.reasons.DeferReason`). ``gate_open`` is the registry's gate;
     ``audit_boost`` the temporary audit rate the trainer set after an alarm (0 when none).
     """
 

@@ -10,7 +10,8 @@ import orjson
 
 from tests.unit.routing.conftest import TASK, FakeRecord, Rig, request, serving
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, encode
-from tracer_stream.routing import TaskState, reasons
+from tracer_stream.contracts.reasons import DeferReason
+from tracer_stream.routing import TaskState
 
 
 def test_accepted_requests_get_surrogate_labels_the_rest_go_to_the_llm(rig: Rig) -> None:
@@ -30,7 +31,7 @@ def test_accepted_requests_get_surrogate_labels_the_rest_go_to_the_llm(rig: Rig)
     msg = llm.message
     assert isinstance(msg, LLMRequest)
     assert (msg.answer_requester, msg.audit, msg.gate_accepted, msg.reason) == (
-        True, False, False, "low_score")
+        True, False, False, "below_threshold")
     assert msg.surrogate_label == "other" and msg.model_version == "v1"
     assert msg.embedding is not None and len(msg.embedding) == 32
     assert msg.embedder_id == rig.embedder.identity.id
@@ -76,11 +77,11 @@ def test_bad_records_are_dead_lettered_with_reason_field_and_payload(rig: Rig) -
 def test_every_deferral_reason(rig: Rig) -> None:
     cases = {
         "nomodel": TaskState(task=TASK.model_copy(update={"name": "nomodel"}),
-                             unavailable=reasons.NO_MODEL),
+                             unavailable=DeferReason.NO_MODEL),
         "closed": TaskState(task=TASK.model_copy(update={"name": "closed"}), version="v3",
                             model=rig.surrogate, gate_open=False),
         "mismatch": TaskState(task=TASK.model_copy(update={"name": "mismatch"}), version="v2",
-                              unavailable=reasons.EMBEDDER_MISMATCH),
+                              unavailable=DeferReason.EMBEDDER_MISMATCH),
     }
     for state in cases.values():
         rig.serve(state)

@@ -64,12 +64,12 @@ def test_one_alarm_per_version_and_a_fresh_test_for_the_next() -> None:
 
 
 class NovelSurrogate(FakeSurrogate):
-    """Answers "card" texts, defers "weird" ones as novel_input and the rest as low_score."""
+    """Answers "card" texts, defers "weird" ones as novel_input and the rest as below_threshold."""
 
     def route(self, X: np.ndarray, alpha: float | None = None) -> Outcome:
         out = super().route(X, alpha)
         texts = [self.texts.get(row.tobytes(), "") for row in X]
-        out.reasons = [None if a else "novel_input" if "weird" in t else "low_score"
+        out.reasons = [None if a else "novel_input" if "weird" in t else "below_threshold"
                        for a, t in zip(out.accepted, texts, strict=True)]
         return out
 

@@ -96,7 +96,7 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     metrics = RouterMetrics(registry)
     served = {"intents": TaskState(task=TASK, version="v1", model=FakeSurrogate())}
     result = BatchResult(decisions=[
-        Decision("intents", "handled", audit=True), Decision("intents", "deferred", "low_score"),
+        Decision("intents", "handled", audit=True), Decision("intents", "deferred", "below_threshold"),
         Decision("garbage-name", "dead_letter", "unknown_task")], cache_hits=1, cache_misses=2)
     metrics.observe_batch(result, served, 0.01, 3)
     metrics.observe_models(served)
@@ -109,7 +109,7 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     p = "tracer_stream_router_"
     assert value(f"{p}requests_total", task="intents", outcome="handled") == 1
     assert value(f"{p}requests_total", task="_unknown", outcome="dead_letter") == 1
-    assert value(f"{p}deferred_total", task="intents", reason="low_score") == 1
+    assert value(f"{p}deferred_total", task="intents", reason="below_threshold") == 1
     assert value(f"{p}dead_letters_total", reason="unknown_task") == 1
     assert value(f"{p}audit_draws_total", task="intents") == 1
     assert value(f"{p}embedding_cache_misses_total") == 2
