@@ -96,7 +96,8 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     metrics = RouterMetrics(registry)
     served = {"intents": TaskState(task=TASK, version="v1", model=FakeSurrogate())}
     result = BatchResult(decisions=[
-        Decision("intents", "handled", audit=True), Decision("intents", "deferred", "below_threshold"),
+        Decision("intents", "handled", audit=True),
+        Decision("intents", "deferred", "below_threshold"),
         Decision("garbage-name", "dead_letter", "unknown_task")], cache_hits=1, cache_misses=2)
     metrics.observe_batch(result, served, 0.01, 3)
     metrics.observe_models(served)
