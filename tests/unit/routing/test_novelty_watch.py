@@ -115,11 +115,3 @@ def test_no_watch_without_a_novelty_test(rig: Rig) -> None:
     for b in range(5):
         assert rig.router.route(_batch(b * 40)).alarms == []
 
-
-def test_docstring_example() -> None:
-    import doctest
-
-    from tracer_stream.routing import novelty_watch
-
-    result = doctest.testmod(novelty_watch)
-    assert result.attempted > 0 and result.failed == 0
