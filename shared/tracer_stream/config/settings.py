@@ -286,8 +286,6 @@ class TrainerSettings(_ServiceSettings):
     model_config = _config("TRAINER")
 
     group_id: str = "tracer-trainer"
-    embedder: str = "minilm-onnx"
-    """Embedder spec used when a task does not name its own."""
     refit_interval_s: float = Field(default=3600.0, gt=0)
     """Seconds between scheduled refits."""
     refit_min_new_traces: int = Field(default=500, ge=1)

@@ -89,11 +89,6 @@ class Registry:
             raise RegistryError("no such model version", task=task, version=version)
         return orjson.loads(raw)
 
-    def update_manifest(self, task: str, version: str, **fields: Any) -> None:
-        """Merge fields into a stored manifest (e.g. the report path, live statistics)."""
-        self.client.set(self._k("model", task, "manifest", version),
-                        orjson.dumps({**self.manifest(task, version), **fields}))
-
     def blob(self, task: str, version: str) -> bytes:
         raw = self.client.get(self._k("model", task, "blob", version))
         if raw is None:
