@@ -7,32 +7,12 @@ Pure library (no Kafka, no Redis, no embedders). See ``docs/learning-core.md``.
 >>> art.route(X_new).accepted                                             # doctest: +SKIP
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .artefact import Artefact, RouteResult
-    from .config import EmbedderRef, FitConfig
-    from .fit import fit
-    from .gate import GateResult, certify, n_min, spend_delta, threshold_grid
-    from .monitor import LiveMonitor
-    from .partition import calibration_partition
-
-_HOMES = {
-    "Artefact": "artefact", "RouteResult": "artefact", "EmbedderRef": "config",
-    "FitConfig": "config", "fit": "fit", "GateResult": "gate", "certify": "gate",
-    "n_min": "gate", "spend_delta": "gate", "threshold_grid": "gate", "LiveMonitor": "monitor",
-    "calibration_partition": "partition",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a name's module on first use, so that importing one corner of the learning core
-    (say :mod:`.config`) does not import all of it (scipy, the fit machinery)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-
+from .artefact import Artefact, RouteResult
+from .config import EmbedderRef, FitConfig
+from .fit import fit
+from .gate import GateResult, certify, n_min, spend_delta, threshold_grid
+from .monitor import LiveMonitor
+from .partition import calibration_partition
 
 __all__ = [
     "Artefact",
