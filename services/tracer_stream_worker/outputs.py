@@ -9,6 +9,7 @@ from tracer_stream.config import TopicSettings
 from tracer_stream.contracts import LLMRequest, Outbound, RoutedLabel, Trace, now
 from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.contracts.dead_letters import dead_letter as build_dead_letter
+from tracer_stream.contracts.reasons import DeadLetterReason
 from tracer_stream.llm import Answer, TeacherError
 
 
@@ -67,7 +68,9 @@ def llm_failure(request: LLMRequest, error: TeacherError, *, origin: Origin,
 def failure_reason(error: TeacherError) -> str:
     """``unparseable_answer`` keeps its reason; every other teacher failure is
     ``llm_failure`` with the specific cause (``http_401``, ``timeout`` ...) in the detail."""
-    return "unparseable_answer" if error.reason == "unparseable_answer" else "llm_failure"
+    if error.reason == DeadLetterReason.UNPARSEABLE_ANSWER:
+        return DeadLetterReason.UNPARSEABLE_ANSWER
+    return DeadLetterReason.LLM_FAILURE
 
 
 def dead_letter(reason: str, detail: str, *, origin: Origin, topics: TopicSettings,
