@@ -142,7 +142,7 @@ class RouterService:
             started = time.perf_counter()
             result = self.router.route(records)
             producer.deliver(result.outputs)
-            self.deduper.mark(result.answered)
+            self.deduper.mark(result.answered, result.dead_lettered)
             try:
                 consumer.commit(records)
             except confluent_kafka.KafkaException as exc:  # e.g. partitions revoked meanwhile

@@ -59,6 +59,15 @@ class Registry:
         pipe.sadd(self._k("tasks"), task.name)
         pipe.execute()
 
+    def delete_task(self, name: str) -> bool:
+        """Forget a task's definition (its model versions and history stay, for the record);
+        requests naming it are dead-lettered as ``unknown_task`` from then on."""
+        pipe = self.client.pipeline()
+        pipe.delete(self._k("task", name))
+        pipe.srem(self._k("tasks"), name)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
+
     def get_task(self, name: str) -> Task | None:
         raw = self.client.get(self._k("task", name))
         return None if raw is None else Task.from_json(raw)

@@ -14,17 +14,17 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
 
 from tracer_stream.bus.reply_topics import ReplyTopics
-from tracer_stream.contracts import ClassificationRequest, Outbound, decode
+from tracer_stream.contracts import ClassificationRequest, LLMRequest, Outbound, decode, encode
 from tracer_stream.contracts.reasons import DeadLetterReason, DeferReason
 from tracer_stream.errors import ContractError
 from tracer_stream.routing.cache import EmbeddingCache
-from tracer_stream.routing.dedupe import Deduper, RequestKey
+from tracer_stream.routing.dedupe import Deduper, Position, RequestKey
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.embedding import embed_with_cache
 from tracer_stream.routing.guard import RedisGuard
@@ -43,6 +43,9 @@ class BatchResult:
     decisions: list[Decision] = field(default_factory=list)
     answered: list[RequestKey] = field(default_factory=list)
     """Requests to mark as seen once ``outputs`` are acknowledged."""
+    dead_lettered: list[tuple[RequestKey, Position]] = field(default_factory=list)
+    """Requests the router dead-lettered, with their record's position (see
+    :mod:`~tracer_stream.routing.dedupe`)."""
     cache_hits: int = 0
     cache_misses: int = 0
     alarms: list[NoveltyAlarm] = field(default_factory=list)
@@ -56,6 +59,7 @@ class _Slot:
     outputs: list[Outbound]
     decision: Decision
     answered: RequestKey | None
+    dead_lettered: tuple[RequestKey, Position] | None = None
 
 
 _Item = tuple[int, Record, Pending]
@@ -104,9 +108,9 @@ class BatchRouter:
         pending = [p for _i, _record, p in items]
         hits, misses = self._embed(pending)
         alarms = self._score(pending)
-        for i, _record, p in items:
+        for i, record, p in items:
             outputs, decision = emit(p, self.topics)
-            slots[i] = _Slot(outputs, decision, (p.request.task, p.request.request_id))
+            slots[i] = self._within_size(record, p, outputs, decision)
         result = BatchResult(cache_hits=hits, cache_misses=misses, alarms=alarms)
         for slot in slots:
             assert slot is not None, "every record is decided"
@@ -114,7 +118,36 @@ class BatchRouter:
             result.decisions.append(slot.decision)
             if slot.answered is not None:
                 result.answered.append(slot.answered)
+            if slot.dead_lettered is not None:
+                result.dead_lettered.append(slot.dead_lettered)
         return result
+
+    def _within_size(self, record: Record, p: Pending, outputs: list[Outbound],
+                     decision: Decision) -> _Slot:
+        """The slot of ``outputs``, each kept under the message size limit the next service
+        enforces: an LLM request over it goes without its embedding (the trainer re-embeds);
+        if it is still too large, the request is dead-lettered here, with its id and task,
+        unless the surrogate already answered it (then only the audit copy is dropped)."""
+        key = (p.request.task, p.request.request_id)
+        kept: list[Outbound] = []
+        for out in outputs:
+            if not isinstance(out.message, LLMRequest) or self._fits(out.message):
+                kept.append(out)
+                continue
+            slim = replace(out.message, embedding=None, embedder_id=None)
+            if self._fits(slim):
+                kept.append(Outbound(out.topic, slim, out.key))
+            elif out.message.answer_requester:
+                return self._reject(record, DeadLetterReason.TOO_LARGE,
+                                    f"the LLM request would be over the "
+                                    f"{self.limits.max_message_bytes}-byte message limit",
+                                    request=p.request)
+            else:
+                log.warning("audit copy of %s dropped: over the message size limit", key)
+        return _Slot(kept, decision, key)
+
+    def _fits(self, message: LLMRequest) -> bool:
+        return len(encode(message)) <= self.limits.max_message_bytes
 
     def _reject(self, record: Record, reason: str, detail: str, *, field: str | None = None,
                 request: ClassificationRequest | None = None,
@@ -122,9 +155,12 @@ class BatchRouter:
         request_id, task = (request.request_id, request.task) if request is not None else ids
         letter = dead_letter(record, reason, detail, field=field, request_id=request_id,
                              task=task)
+        partition, offset = record.partition(), record.offset()
+        final = None
+        if request is not None and partition is not None and offset is not None:
+            final = ((request.task, request.request_id), (partition, offset))
         return _Slot([Outbound(self.topics.dead_letter, letter, request_id)],
-                     Decision(task, "dead_letter", reason),
-                     None if request is None else (request.task, request.request_id))
+                     Decision(task, "dead_letter", reason), None, final)
 
     def _decode(self, records: Sequence[Record], received_at: float,
                 slots: list[_Slot | None]) -> list[_Item]:
@@ -152,7 +188,9 @@ class BatchRouter:
 
     def _dedupe(self, items: list[_Item], slots: list[_Slot | None]) -> list[_Item]:
         keys = [(p.request.task, p.request.request_id) for _i, _r, p in items]
-        seen = self.deduper.seen(keys) if self.deduper is not None else [False] * len(keys)
+        positions = [(r.partition() or 0, r.offset() or 0) for _i, r, _p in items]
+        seen = (self.deduper.seen(keys, positions) if self.deduper is not None
+                else [False] * len(keys))
         first: set[RequestKey] = set()
         kept = []
         for item, key, answered in zip(items, keys, seen, strict=True):

@@ -183,3 +183,30 @@ def test_audit_draws_use_the_larger_of_the_task_rate_and_the_boost(rig: Rig) -> 
     assert 0.22 < rate(0.02, 0.25) < 0.28   # boosted
     assert 0.17 < rate(0.2, 0.05) < 0.23    # a boost below the task's rate changes nothing
     assert rate(0.0, 0.0) == 0.0
+
+
+def test_an_llm_request_over_the_size_limit_goes_without_its_embedding(rig: Rig) -> None:
+    serving(rig)
+    result = rig.router.route([request("mid", "weather", metadata={"pad": "x" * 3700})])
+    (out,) = result.outputs
+    assert isinstance(out.message, LLMRequest) and out.message.request_id == "mid"
+    assert out.message.embedding is None and out.message.embedder_id is None
+    assert len(encode(out.message)) <= 4096
+
+
+def test_a_request_whose_llm_request_cannot_fit_is_dead_lettered_with_its_id_and_task(
+        rig: Rig) -> None:
+    serving(rig)
+    result = rig.router.route([request("big", "weather", metadata={"pad": "x" * 3900})])
+    (out,) = result.outputs
+    assert isinstance(out.message, DeadLetter)
+    assert (out.message.reason, out.message.request_id, out.message.task) == (
+        "too_large", "big", "intents")
+    assert result.answered == [] and result.dead_lettered == [(("intents", "big"), (0, 0))]
+
+
+def test_a_dead_lettered_request_is_marked_with_its_position_not_as_answered(rig: Rig) -> None:
+    result = rig.router.route([request("who", "hi", task="never-registered")])
+    assert [d.outcome for d in result.decisions] == ["dead_letter"]
+    assert result.answered == []
+    assert result.dead_lettered == [(("never-registered", "who"), (0, 0))]
