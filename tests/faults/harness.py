@@ -164,6 +164,8 @@ class FaultDeployment:
         return ledger
 
     def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
         for proc in self.services.values():
             if proc.alive():
                 proc.stop()

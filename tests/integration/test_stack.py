@@ -83,3 +83,25 @@ def test_stack_refuses_a_port_taken_by_someone_else(tmp_path: Path, stack: Embed
     with pytest.raises(StackError, match=f"port {stack.redis_port}.*already in use"):
         intruder.up()
     assert intruder.status().kafka_pid is None and intruder.status().redis_pid is None
+
+
+def test_a_restarted_stack_still_knows_its_tasks(tmp_path: Path) -> None:
+    from tracer_stream.registry import Registry
+    from tracer_stream.tasks import Task
+
+    stack = EmbeddedStack(tmp_path / "state", kafka_port=free_port(), redis_port=free_port())
+    stack.up()
+    try:
+        registry = Registry.from_settings(stack.redis)
+        registry.put_task(Task(name="kept", labels=["a", "b"]))
+        registry.close()
+    finally:
+        stack.down()
+    stack.up()
+    try:
+        registry = Registry.from_settings(stack.redis)
+        task = registry.get_task("kept")
+        registry.close()
+        assert task is not None and task.label_names == ("a", "b")
+    finally:
+        stack.down()

@@ -78,9 +78,12 @@ class EmbeddedStack:
             self._refuse_taken_port(self.redis_port, "Redis")
             data_dir = self.state_dir / "redis-data"
             data_dir.mkdir(exist_ok=True)
+            # tasks, model versions and gates survive a restart of the stack (append-only
+            # file, fsync every second); the embedded broker itself keeps nothing on disk
             self._redis.start([
                 str(redis_binary()), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(data_dir),
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                "--dir", str(data_dir),
             ])
         if self._broker.running_pid() is None:
             self._refuse_taken_port(self.kafka_port, "the Kafka broker")
