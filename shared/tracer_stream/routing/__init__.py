@@ -16,7 +16,7 @@ from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream.routing.outputs import Decision, RouterTopics
 from tracer_stream.routing.refresher import ModelRefresher
 from tracer_stream.routing.resolver import TaskResolver
-from tracer_stream.routing.state import ModelHolder, Surrogate, TaskState
+from tracer_stream.routing.state import ModelHolder, ServedModel, TaskState
 
 __all__ = [
     "BatchResult",
@@ -33,8 +33,8 @@ __all__ = [
     "RedisGuard",
     "RouterMetrics",
     "RouterTopics",
+    "ServedModel",
     "StateLoader",
-    "Surrogate",
     "TaskResolver",
     "TaskState",
     "load_artefact",

@@ -30,7 +30,7 @@ from tracer_stream.routing.embedding import embed_with_cache
 from tracer_stream.routing.guard import RedisGuard
 from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream.routing.outputs import Decision, Pending, RouterTopics, emit
-from tracer_stream.routing.records import Record, dead_letter
+from tracer_stream.routing.records import Record, letter_for
 from tracer_stream.routing.resolver import Missing, TaskResolver
 from tracer_stream.routing.state import ModelHolder, TaskState
 
@@ -153,7 +153,7 @@ class BatchRouter:
                 request: ClassificationRequest | None = None,
                 ids: tuple[str | None, str | None] = (None, None)) -> _Slot:
         request_id, task = (request.request_id, request.task) if request is not None else ids
-        letter = dead_letter(record, reason, detail, field=field, request_id=request_id,
+        letter = letter_for(record, reason, detail, field=field, request_id=request_id,
                              task=task)
         partition, offset = record.partition(), record.offset()
         final = None

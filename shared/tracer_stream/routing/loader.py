@@ -18,11 +18,11 @@ from tracer_stream.contracts.reasons import DeferReason
 from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
 from tracer_stream.registry import Registry
 from tracer_stream.routing.embedders import EmbedderPool
-from tracer_stream.routing.state import Surrogate, TaskState
+from tracer_stream.routing.state import ServedModel, TaskState
 
 log = logging.getLogger(__name__)
 
-ArtefactLoader = Callable[[bytes, bytes], Surrogate]
+ArtefactLoader = Callable[[bytes, bytes], ServedModel]
 
 RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
@@ -39,15 +39,15 @@ def retry_delay(failures: int) -> float:
     return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (failures - 1))
 
 
-def load_artefact(blob: bytes, signing_key: bytes) -> Surrogate:
+def load_artefact(blob: bytes, signing_key: bytes) -> ServedModel:
     """Authenticate and load a model blob with the learning core."""
     from tracer_stream.learn import Artefact
 
-    artefact: Surrogate = Artefact.from_bytes(blob, signing_key)
+    artefact: ServedModel = Artefact.from_bytes(blob, signing_key)
     return artefact
 
 
-def certified_at(model: Surrogate, alpha: float) -> bool | None:
+def certified_at(model: ServedModel, alpha: float) -> bool | None:
     """Whether the model's frontier certifies ``alpha`` (``None``: α is not on it). Models
     without a frontier in their manifest answer with their own certificate."""
     frontier = model.manifest.get("frontier")

@@ -21,7 +21,7 @@ class Record(Protocol):
     def offset(self) -> int | None: ...
 
 
-def dead_letter(record: Record, reason: str, detail: str, *, field: str | None = None,
+def letter_for(record: Record, reason: str, detail: str, *, field: str | None = None,
                 request_id: str | None = None, task: str | None = None,
                 max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> DeadLetter:
     """A router dead letter that points at the record and carries its payload."""

@@ -35,7 +35,7 @@ class RouteOutcome(Protocol):
     def reasons(self) -> Sequence[str | None]: ...
 
 
-class Surrogate(Protocol):
+class ServedModel(Protocol):
     """What the router needs of a model artefact (``tracer_stream.learn.Artefact``)."""
 
     @property
@@ -62,7 +62,7 @@ class TaskState:
 
     task: Task
     version: str | None = None
-    model: Surrogate | None = None
+    model: ServedModel | None = None
     unavailable: str | None = None
     gate_open: bool = True
     gate_reason: str = ""

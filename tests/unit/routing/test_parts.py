@@ -21,15 +21,15 @@ from tracer_stream.routing import (
     RouterMetrics,
     TaskState,
 )
-from tracer_stream.routing.records import dead_letter
+from tracer_stream.routing.records import letter_for
 
 
 def test_dead_letter_truncates_payload_and_keeps_text_when_a_character_is_cut() -> None:
-    letter = dead_letter(FakeRecord("é".encode() * 10), "too_large", "big", max_payload_bytes=5)
+    letter = letter_for(FakeRecord("é".encode() * 10), "too_large", "big", max_payload_bytes=5)
     assert letter.payload == "éé" and letter.payload_encoding == "utf-8"
     assert letter.payload_truncated is True
     raw = bytes(range(256))
-    letter = dead_letter(FakeRecord(raw), "malformed_json", "bin")
+    letter = letter_for(FakeRecord(raw), "malformed_json", "bin")
     assert letter.payload_encoding == "base64" and letter.payload_truncated is None
     assert base64.b64decode(letter.payload or "") == raw
 
