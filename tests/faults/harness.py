@@ -81,18 +81,19 @@ class FaultDeployment:
 
     # -- processes --------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        return env_with({**os.environ, **self.stack.env()},
-                        TRACER_STREAM_ROUTER_EMBEDDER=EMBEDDER,
-                        TRACER_STREAM_WORKER_BACKEND="openai",
-                        TRACER_STREAM_WORKER_BASE_URL=self.llm.base_url,
-                        TRACER_STREAM_WORKER_MODEL="fake-model",
-                        TRACER_STREAM_WORKER_TIMEOUT_S="2",
-                        TRACER_STREAM_WORKER_MAX_RETRIES="2",
-                        TRACER_STREAM_WORKER_BACKOFF_BASE_S="0.2",
-                        TRACER_STREAM_WORKER_BACKOFF_MAX_S="1",
-                        TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S="2",
-                        TRACER_STREAM_STATE_DIR=str(self.root / "state"),
-                        **self.env_extra)
+        settings = {
+            "TRACER_STREAM_ROUTER_EMBEDDER": EMBEDDER,
+            "TRACER_STREAM_WORKER_BACKEND": "openai",
+            "TRACER_STREAM_WORKER_BASE_URL": self.llm.base_url,
+            "TRACER_STREAM_WORKER_MODEL": "fake-model",
+            "TRACER_STREAM_WORKER_TIMEOUT_S": "2",
+            "TRACER_STREAM_WORKER_MAX_RETRIES": "2",
+            "TRACER_STREAM_WORKER_BACKOFF_BASE_S": "0.2",
+            "TRACER_STREAM_WORKER_BACKOFF_MAX_S": "1",
+            "TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S": "2",
+            "TRACER_STREAM_STATE_DIR": str(self.root / "state"),
+        }
+        return env_with({**os.environ, **self.stack.env()}, **(settings | self.env_extra))
 
     def start(self, service: str) -> ServiceProcess:
         self._starts += 1
