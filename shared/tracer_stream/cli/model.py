@@ -48,9 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tracer_stream.cli.task import _registry
+    from tracer_stream.cli._reach import open_registry
 
-    registry = _registry()
+    registry = open_registry()
     try:
         if args.action == "list":
             return _list(registry, args.task)

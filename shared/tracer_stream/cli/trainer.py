@@ -48,10 +48,10 @@ def _run(args: argparse.Namespace) -> int:
 def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float) -> int:
     import time
 
-    from tracer_stream.cli.task import _registry
+    from tracer_stream.cli._reach import open_registry
     from tracer_stream.training.state import TrainerState
 
-    registry = _registry()
+    registry = open_registry()
     state = TrainerState(registry.client, settings.redis.key_prefix)
     try:
         if direct or not state.trainer_alive():
