@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tracer_stream.cli._reach import quiet_config
+from tracer_stream.errors import BusError
 
 if TYPE_CHECKING:
     from tracer_stream.config import KafkaSettings
 
-__all__ = ["group_lag", "recent_messages"]
+__all__ = ["group_lag", "read_topic", "recent_messages"]
 
 
 def group_lag(kafka: KafkaSettings, group_id: str, topic: str,
@@ -43,43 +44,56 @@ def group_lag(kafka: KafkaSettings, group_id: str, topic: str,
 
 
 def recent_messages(kafka: KafkaSettings, topic: str, window_s: float, *,
-                    limit: int = 200_000, timeout_s: float = 5.0) -> Iterator[dict[str, Any]]:
-    """The JSON messages written to ``topic`` in the last ``window_s`` seconds, up to the end
-    the topic had when the call started (at most ``limit``; unreadable ones are skipped)."""
-    from confluent_kafka import Consumer, TopicPartition
+                    limit: int = 200_000) -> Iterator[dict[str, Any]]:
+    """The JSON objects written to ``topic`` in the last ``window_s`` seconds (unreadable
+    messages are skipped)."""
+    since_ms = int((time.time() - window_s) * 1000)
+    for msg in read_topic(kafka, topic, since_ms=since_ms, limit=limit):
+        try:
+            value = orjson.loads(msg.value() or b"")
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            yield value
 
-    consumer = Consumer(quiet_config(kafka.consumer_config(f"tracer-status-{uuid.uuid4().hex}")
+
+def read_topic(kafka: KafkaSettings, topic: str, *, since_ms: int = 0, limit: int = 200_000,
+               timeout_s: float = 5.0) -> Iterator[Any]:
+    """The messages of ``topic`` written since ``since_ms`` (epoch milliseconds; 0: from the
+    beginning) until every partition is read to its end, partition by partition in offset
+    order; at most ``limit``. The end is where the broker says a partition ends (end-of-
+    partition event), not a watermark read beforehand: some Kafka-protocol brokers report a
+    high watermark that lags their last batch. Raises :class:`BusError` when the topic does not
+    exist."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(quiet_config(kafka.consumer_config(f"tracer-read-{uuid.uuid4().hex}")
                                      | {"enable.partition.eof": True}))
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if meta is None or meta.error is not None:
-            return
-        since_ms = int((time.time() - window_s) * 1000)
+            raise BusError(f"topic {topic} does not exist on {kafka.bootstrap_servers} "
+                           "(tracer-stream topics create)")
         starts = consumer.offsets_for_times(
             [TopicPartition(topic, p, since_ms) for p in sorted(meta.partitions)],
             timeout=timeout_s)
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout_s)[1]
-                for tp in starts}
-        todo = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
+        todo = [tp for tp in starts if tp.offset >= 0]
         if not todo:
             return
         consumer.assign(todo)
         remaining, seen = {tp.partition for tp in todo}, 0
-        deadline = time.monotonic() + 60.0
-        while remaining and seen < limit and time.monotonic() < deadline:
-            msg = consumer.poll(1.0)
+        idle_until = time.monotonic() + timeout_s
+        while remaining and seen < limit and time.monotonic() < idle_until:
+            msg = consumer.poll(0.5)
             if msg is None:
                 continue
-            if msg.error() is not None or msg.offset() >= ends[msg.partition()] - 1:
-                remaining.discard(msg.partition())
-                if msg.error() is not None:
-                    continue
-            seen += 1
-            try:
-                value = orjson.loads(msg.value() or b"")
-            except orjson.JSONDecodeError:
+            idle_until = time.monotonic() + timeout_s
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(msg.partition())
                 continue
-            if isinstance(value, dict):
-                yield value
+            seen += 1
+            yield msg
     finally:
         consumer.close()

@@ -91,7 +91,7 @@ def _task_lines(registry: Registry, name: str, window: dict[str, Counter[str]] |
         coverage = f"{c['surrogate'] / answered:.1%}" if answered else "–"
         agreement = (f"{c['audit_agree'] / c['audited']:.3f} on {c['audited']} audits"
                      if c["audited"] else "no audited answer")
-        lines.append(f"  last {_span(window_s):6} {answered:,} answers on the labels topic, "
+        lines.append(f"  {'last ' + _span(window_s):12} {answered:,} answers on the labels topic, "
                      f"surrogate coverage {coverage}; surrogate vs LLM: {agreement}")
     return lines
 
@@ -121,16 +121,20 @@ def _window(kafka: KafkaSettings, topics: TopicSettings, names: set[str],
     """Per task: answers by source on the labels topic, and audited surrogate answers (and how
     many the LLM agreed with) on the traces topic, over the last ``window_s`` seconds."""
     from tracer_stream.cli._kafka_view import recent_messages
+    from tracer_stream.errors import BusError
 
     counts: dict[str, Counter[str]] = {n: Counter() for n in names}
-    for label in recent_messages(kafka, topics.name("labels"), window_s):
-        if label.get("task") in counts:
-            counts[str(label["task"])][str(label.get("source"))] += 1
-    for trace in recent_messages(kafka, topics.name("traces"), window_s):
-        c = counts.get(str(trace.get("task")))
-        if c is not None and trace.get("audit") and trace.get("surrogate_label") is not None:
-            c["audited"] += 1
-            c["audit_agree"] += trace["surrogate_label"] == trace.get("label")
+    try:
+        for label in recent_messages(kafka, topics.name("labels"), window_s):
+            if label.get("task") in counts:
+                counts[str(label["task"])][str(label.get("source"))] += 1
+        for trace in recent_messages(kafka, topics.name("traces"), window_s):
+            c = counts.get(str(trace.get("task")))
+            if c is not None and trace.get("audit") and trace.get("surrogate_label") is not None:
+                c["audited"] += 1
+                c["audit_agree"] += trace["surrogate_label"] == trace.get("label")
+    except BusError:  # topics not created yet: nothing to count
+        pass
     return counts
 
 

@@ -14,11 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("task", help="register, list and show classification tasks")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     apply = actions.add_parser("apply", help="validate a YAML/JSON task file and store its tasks")
-    apply.add_argument("file", type=Path)
+    apply.add_argument("file", type=Path,
+                       help="YAML/JSON file with one task or a list of tasks (docs/router.md)")
     apply.add_argument("--dry-run", action="store_true", help="validate only, store nothing")
     actions.add_parser("list", help="every registered task, one a line")
     show = actions.add_parser("show", help="one task as JSON, with its model and gate state")
-    show.add_argument("name")
+    show.add_argument("name", help="registered task name")
     parser.set_defaults(handler=_run)
 
 
