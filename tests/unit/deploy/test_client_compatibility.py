@@ -36,3 +36,15 @@ def test_integration_docs_name_the_codec_and_what_clients_must_support() -> None
     docs = (REPO / "docs" / "operations.md").read_text()
     assert "TRACER_STREAM_KAFKA_COMPRESSION" in docs
     assert "kafka-python" in docs and "gzip" in docs
+
+
+def test_timings_have_one_definition_in_the_schema() -> None:
+    import json
+
+    schema = json.loads((REPO / "schemas" / "routed_label.json").read_text())
+    timings = schema["properties"]["timings"]
+    assert "one definition" in timings["description"]
+    for key, prop in timings["properties"].items():
+        assert prop.get("description"), f"timings.{key} has no description"
+    assert "not part of total_ms" in timings["properties"]["queue_ms"]["description"]
+    assert "part of total_ms" in timings["properties"]["llm_queue_ms"]["description"]
