@@ -1,4 +1,5 @@
-"""``tracer-stream demo``: the whole system on this machine, end to end, in a few minutes.
+"""``tracer-stream demo``: the whole system on this machine, end to end (about a minute on idle
+cores, several on a busy machine; docs/demo.md).
 
 Starts the embedded broker and Redis, the router, the LLM worker (a replay teacher answering
 from labelled data) and the trainer as real processes, replays a synthetic customer-support

@@ -36,3 +36,16 @@ def test_repository_paths_the_docs_name_exist() -> None:
             if not (REPO / target).exists():
                 missing.append(f"{path.relative_to(REPO)}: {name}")
     assert not missing, "\n".join(missing)
+
+
+def test_demo_duration_is_stated_the_same_way_everywhere() -> None:
+    """README, docs/demo.md, scripts/demo and the CLI help give the same measured duration."""
+    places = [REPO / "README.md", REPO / "docs" / "demo.md", REPO / "scripts" / "demo",
+              REPO / "shared" / "tracer_stream" / "cli" / "demo.py"]
+    for path in places:
+        text = " ".join(path.read_text().split())
+        assert "about a minute" in text, path
+        stale = r"\b(1|one)\s*(-|–|to)\s*(3|three) minutes|3\s*-\s*5 minutes"
+        assert not re.search(stale, text), path
+    for path in places[:2]:
+        assert "53 s" in path.read_text() and "590 s" in path.read_text(), path
