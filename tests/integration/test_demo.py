@@ -119,5 +119,6 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
     code = demo.watch(timeout_s=90)
     assert code == 130, demo.output()[-3000:]
     assert "interrupted" in demo.output()
+    assert demo.output().endswith("stopped\n"), repr(demo.output()[-200:])  # the line is ended
     assert len(demo.seen) >= 5
     assert not demo.leftovers(), f"processes left behind: {demo.leftovers()}"

@@ -55,6 +55,8 @@ def stop_on_signals(console: Console) -> Iterator[threading.Event]:
             console.print("[yellow]still stopping the demo's processes…[/]")
             return
         stop.set()
+        if console.is_terminal:
+            console.print()  # the terminal echoed ^C where the cursor was: start a fresh line
         console.print(f"[yellow]{signal.Signals(signum).name}: stopping the demo…[/]")
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -76,6 +78,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 on_run_dir=lambda d: console.print(f"demo run directory: {d}"))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: every process the demo started is stopped[/]")
+            console.file.flush()
             return 130
     report = write_report(result, config.report or run_dir / "report.html")
     results = result.write_json(run_dir / "results.json")
