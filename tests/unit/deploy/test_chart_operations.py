@@ -109,3 +109,10 @@ def test_the_chart_carries_no_key_of_its_own(chart: Any, helm_sdk: Any) -> None:
         chart.render({}, name=RELEASE, namespace=NAMESPACE)
     assert chart.values["secrets"]["modelSigningKey"] == ""
     assert chart.values["secrets"]["modelVerifyKeys"] == ""
+
+
+def test_settings_that_merely_mention_tokens_are_not_taken_for_credentials(chart: Any) -> None:
+    chart.validate_schema({"worker": {
+        "env": {"TRACER_STREAM_WORKER_PRICE_PER_1K_INPUT_TOKENS_USD": "0.15"},
+        "extraEnv": [{"name": "TRACER_STREAM_WORKER_PRICE_PER_1K_OUTPUT_TOKENS_USD",
+                      "value": "0.6"}]}})
