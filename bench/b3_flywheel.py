@@ -1,4 +1,4 @@
-"""B3 — the flywheel end to end through the real services (benchmarks.md, B3).
+"""B3 — the flywheel end to end through the real services (BENCHMARKS.md, B3).
 
 Each scenario is a run of ``tracer-stream demo --dataset FILE`` (the same orchestration, called
 in-process): the embedded broker and Redis, the router, the LLM worker with the replay teacher

@@ -29,8 +29,9 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
     outputs = []
     finished = now()
     if request.answer_requester:
+        # One definition with the router's labels (schemas/routed_label.json, timings).
         timings = {
-            "queue_ms": _ms(started_at - request.created_at),
+            "llm_queue_ms": _ms(started_at - request.created_at),
             "llm_ms": round(answer.latency_ms, 3),
             "total_ms": _ms(finished - (request.received_at or request.created_at)),
         }

@@ -66,8 +66,12 @@ def kcat_env() -> dict[str, str]:
     mis-parses the test broker's (Tansu 0.6) ApiVersions v3 response; pointing the dynamic
     loader at the librdkafka bundled with confluent-kafka runs the same kcat binary with a
     current librdkafka. Against a real Apache Kafka cluster plain ``kcat`` works as is."""
+    import shutil
+
     import confluent_kafka
 
+    if shutil.which("kcat") is None:  # scripts/install no longer installs it (docs/router.md)
+        pytest.skip("kcat is not installed")
     libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
     bundled = sorted(libs.glob("librdkafka*.so*"))
     if not bundled:

@@ -70,6 +70,8 @@ def test_short_demo_runs_end_to_end_and_stops_everything(tmp_path: Path) -> None
     assert not demo.leftovers(), f"processes left behind: {demo.leftovers()}"
 
     assert "Summary" in out and "report:" in out
+    # Not a terminal: one plain line per day, no progress bars or redrawn tables.
+    assert out.count("day 1: 1500 requests") == 1 and "━" not in out, out[-3000:]
     results_path = Path(out.split("results:")[1].split()[0])
     results = orjson.loads(results_path.read_bytes())
     day1, day2 = results["days"]
@@ -88,6 +90,24 @@ def test_short_demo_runs_end_to_end_and_stops_everything(tmp_path: Path) -> None
         'xmlns="http://www.w3.org/2000/svg"', "")
 
 
+def test_noisy_teacher_summary_says_nothing_was_certified(tmp_path: Path) -> None:
+    """Half of the teacher's answers at random: the gate never opens, and the headline says
+    so plainly, with the gate's reason, instead of a green success line."""
+    demo = DemoProcess(["--days", "2", "--per-day", "600", "--embedder", "hash:256",
+                        "--alpha", str(ALPHA), "--latency-ms", "5", "--teacher-noise", "0.5",
+                        "--zoo", "fast", "--state-dir", str(tmp_path)], tmp_path / "demo.log")
+    code = demo.watch(timeout_s=240)
+    out = demo.output()
+    assert code == 0, out[-4000:]
+    assert not demo.leftovers(), f"processes left behind: {demo.leftovers()}"
+    results = orjson.loads(Path(out.split("results:")[1].split()[0]).read_bytes())
+    assert results["total"]["handled"] == 0 and results["total"]["llm_calls_avoided"] == 0
+    assert results["refits"][0]["outcome"] == "not_certified", results["refits"]
+    assert "Nothing was certified" in out
+    assert "The gate refused every candidate" in out
+    assert "LLM calls avoided," not in out
+
+
 def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
     demo = DemoProcess(["--days", "3", "--per-day", "1500", "--embedder", "hash:256",
                         "--latency-ms", "200", "--state-dir", str(tmp_path)],
@@ -99,5 +119,6 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
     code = demo.watch(timeout_s=90)
     assert code == 130, demo.output()[-3000:]
     assert "interrupted" in demo.output()
+    assert demo.output().endswith("stopped\n"), repr(demo.output()[-200:])  # the line is ended
     assert len(demo.seen) >= 5
     assert not demo.leftovers(), f"processes left behind: {demo.leftovers()}"

@@ -1,16 +1,15 @@
-"""The embedded stack as a user drives it: CLI up, kcat produce, library consume, CLI down."""
+"""The embedded stack as a user drives it: CLI up, library produce, CLI read, CLI down."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tracer_stream.bus import BatchConsumer
+from tracer_stream.bus import Producer
 from tracer_stream.config import KafkaSettings, TopicSettings
 from tracer_stream.contracts import ClassificationRequest, decode
 from tracer_stream.stack import EmbeddedStack, free_port
@@ -31,9 +30,9 @@ def _pids_alive(state_dir: Path) -> list[int]:
     return alive
 
 
-@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat missing (apt-get install kcat)")
-def test_cli_stack_kcat_roundtrip_leaves_no_process(tmp_path: Path, kcat_env: dict[str, str]
-                                                    ) -> None:
+def test_cli_stack_roundtrip_leaves_no_process_and_remembers_its_ports(tmp_path: Path) -> None:
+    """stack up, a request produced by the library and read back with ``topics read``, stack
+    down; ``stack status`` then names the ports the stack used, without being told them."""
     state = tmp_path / "state"
     kport, rport = free_port(), free_port()
     env = {**os.environ, "TRACER_STREAM_STATE_DIR": str(state),
@@ -48,32 +47,26 @@ def test_cli_stack_kcat_roundtrip_leaves_no_process(tmp_path: Path, kcat_env: di
         pids = _pids_alive(state / "stack")
         assert len(pids) == 2
 
-        request = b'{"schema_version":1,"request_id":"kcat-1","task":"intents","text":"hello"}'
-        produced = subprocess.run(
-            ["kcat", "-P", "-b", f"127.0.0.1:{kport}", "-t", "rt.requests", "-k", "kcat-1"],
-            input=request, env=kcat_env, capture_output=True, timeout=30)
-        assert produced.returncode == 0, produced.stderr
-
-        consumer = BatchConsumer(KafkaSettings(bootstrap_servers=f"127.0.0.1:{kport}"),
-                                 "roundtrip", [TopicSettings(prefix="rt.").name("requests")])
-        try:
-            got: list = []
-            for _ in range(100):
-                got += consumer.poll_batch(10, 0.05, idle_timeout_s=0.2)
-                if got:
-                    break
-        finally:
-            consumer.close()
-        assert len(got) == 1
-        assert got[0].key() == b"kcat-1"
-        message = decode(ClassificationRequest, got[0].value())
-        assert (message.request_id, message.task, message.text) == ("kcat-1", "intents", "hello")
+        kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{kport}")
+        request = ClassificationRequest(request_id="cli-1", task="intents", text="hello")
+        producer = Producer(kafka)
+        producer.send(TopicSettings(prefix="rt.").name("requests"), request, key="cli-1")
+        producer.flush_or_raise()
+        producer.close()
+        read = _cli("topics", "read", "requests", "--keys",
+                    env={**env, "TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kport}"})
+        assert read.returncode == 0, read.stderr
+        lines = read.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cli-1\t"), read.stdout
+        message = decode(ClassificationRequest, lines[0].split("\t", 1)[1].encode())
+        assert (message.request_id, message.task, message.text) == ("cli-1", "intents", "hello")
     finally:
         down = _cli("stack", "down", env=env)
     assert down.returncode == 0 and "tansu" in down.stdout and "redis" in down.stdout
     assert _pids_alive(state / "stack") == []
-    status = _cli("stack", "status", *ports, env=env)
+    status = _cli("stack", "status", env=env)
     assert status.returncode == 3 and "stopped" in status.stdout
+    assert f"127.0.0.1:{kport}" in status.stdout and f"127.0.0.1:{rport}" in status.stdout
 
 
 def test_stack_refuses_a_port_taken_by_someone_else(tmp_path: Path, stack: EmbeddedStack) -> None:

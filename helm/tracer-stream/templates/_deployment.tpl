@@ -62,7 +62,7 @@ spec:
       {{- end }}
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
-      {{- if or $root.Values.embedderCache.seedFromImage $root.Values.topics.createOnStart }}
+      {{- if $root.Values.embedderCache.seedFromImage }}
       initContainers:
         {{- if $root.Values.embedderCache.seedFromImage }}
         # Copy the derived embedder files baked into the image into the writable cache volume.
@@ -82,31 +82,6 @@ spec:
           volumeMounts:
             - name: embedder-cache
               mountPath: /var/cache/tracer-stream
-        {{- end }}
-        {{- if $root.Values.topics.createOnStart }}
-        # Idempotent: creates the topics that do not exist yet, then exits 0.
-        - name: create-topics
-          image: {{ include "tracer-stream.image" $root | quote }}
-          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-          args: ["topics", "create"]
-          envFrom:
-            - configMapRef:
-                name: {{ include "tracer-stream.configMapName" $root }}
-          {{- with include "tracer-stream.secretEnv" (dict "root" $root "component" "topics") | trim }}
-          env:
-            {{- . | nindent 12 }}
-          {{- end }}
-          securityContext:
-            {{- toYaml $root.Values.securityContext | nindent 12 }}
-          resources:
-            requests:
-              cpu: 50m
-              memory: 128Mi
-            limits:
-              cpu: 500m
-              memory: 512Mi
-          volumeMounts:
-            {{- include "tracer-stream.commonVolumeMounts" $root | nindent 12 }}
         {{- end }}
       {{- end }}
       containers:

@@ -154,8 +154,28 @@ templates/validate.yaml, so that a bad combination fails the whole release with 
 {{- if and .Values.redis.auth.enabled (not .Values.secrets.existingSecret) (not .Values.secrets.redisPassword) -}}
 {{- fail "redis.auth.enabled is true: set secrets.redisPassword or provide it in secrets.existingSecret" -}}
 {{- end -}}
+{{- range $component := list "router" "worker" -}}
+{{- $c := index $.Values $component -}}
+{{- range $kind := list "keda" "hpa" -}}
+{{- $a := index $c.autoscaling $kind -}}
+{{- if and $c.enabled $a.enabled (lt (int $a.maxReplicas) (int $a.minReplicas)) -}}
+{{- fail (printf "%s.autoscaling.%s: maxReplicas (%v) is below minReplicas (%v)" $component $kind $a.maxReplicas $a.minReplicas) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $c.enabled $c.pdb.enabled (hasKey $c.pdb "minAvailable") (kindIs "float64" $c.pdb.minAvailable) (not (or $c.autoscaling.keda.enabled $c.autoscaling.hpa.enabled)) (ge (int $c.pdb.minAvailable) (int $c.replicaCount)) -}}
+{{- fail (printf "%s.pdb.minAvailable (%v) >= replicaCount (%v): no pod could ever be evicted, so node drains would block. Use maxUnavailable: 1" $component $c.pdb.minAvailable $c.replicaCount) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.trainer.enabled .Values.trainer.persistence.existingClaim (not .Values.trainer.persistence.enabled) -}}
 {{- fail "trainer.persistence.existingClaim is set but trainer.persistence.enabled is false" -}}
+{{- end -}}
+{{- if not .Values.secrets.existingSecret -}}
+{{- if and .Values.trainer.enabled (not .Values.secrets.modelSigningKey) -}}
+{{- fail "no model signing key: the chart carries and generates none. Set secrets.existingSecret (a Secret with model-signing-key and model-verify-keys), or secrets.modelSigningKey and secrets.modelVerifyKeys from `tracer-stream keys generate` (docs/operations.md#model-signing-keys)" -}}
+{{- end -}}
+{{- if not .Values.secrets.modelVerifyKeys -}}
+{{- fail "no model verify keys: set secrets.modelVerifyKeys (the public key(s) printed by `tracer-stream keys generate`) or secrets.existingSecret (docs/operations.md#model-signing-keys)" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -165,20 +185,29 @@ templates/validate.yaml, so that a bad combination fails the whole release with 
 {{- end -}}
 
 {{/*
-Secret-backed environment variables of a component.
-Arguments: dict "root" $ "component" "router|worker|trainer|topics"
+Secret-backed environment variables of a component: the Ed25519 private seed only for the
+trainer (it signs models), the public keys for every service (they verify), and the connection
+credentials. Arguments: dict "root" $ "component" "router|worker|trainer|topics", optionally
+"secretName" (default: the release's Secret or secrets.existingSecret).
 */}}
 {{- define "tracer-stream.secretEnv" -}}
 {{- $root := .root -}}
-{{- $secret := include "tracer-stream.secretName" $root -}}
+{{- $secret := default (include "tracer-stream.secretName" $root) .secretName -}}
 {{- $keys := $root.Values.secrets.keys -}}
 {{- $external := ne $root.Values.secrets.existingSecret "" -}}
-{{- if has .component (list "router" "trainer") }}
+{{- if eq .component "trainer" }}
 - name: TRACER_STREAM_MODEL_SIGNING_KEY
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $keys.modelSigningKey }}
+{{- end }}
+{{- if has .component (list "router" "worker" "trainer") }}
+- name: TRACER_STREAM_MODEL_VERIFY_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.modelVerifyKeys }}
 {{- end }}
 {{- if and (eq .component "worker") (include "tracer-stream.workerNeedsApiKey" $root) (or $external $root.Values.secrets.workerApiKey) }}
 - name: TRACER_STREAM_WORKER_API_KEY
@@ -248,4 +277,59 @@ Arguments: dict "root" $ "component" "router|worker|trainer|topics"
   mountPath: /etc/tracer-stream/redis-tls
   readOnly: true
 {{- end }}
+{{- end -}}
+
+{{/*
+The settings every container shares, as a YAML map of environment variables (the ConfigMap of
+templates/configmap.yaml and the topic Job's hook ConfigMap render it).
+*/}}
+{{- define "tracer-stream.commonEnvData" -}}
+{{- $tls := .Values.kafka.tls -}}
+{{- $data := dict
+  "TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS" .Values.kafka.bootstrapServers
+  "TRACER_STREAM_KAFKA_SECURITY_PROTOCOL" (include "tracer-stream.kafkaSecurityProtocol" .)
+  "TRACER_STREAM_KAFKA_SESSION_TIMEOUT_MS" (include "tracer-stream.envValue" .Values.kafka.sessionTimeoutMs)
+  "TRACER_STREAM_KAFKA_HEARTBEAT_INTERVAL_MS" (include "tracer-stream.envValue" .Values.kafka.heartbeatIntervalMs)
+  "TRACER_STREAM_KAFKA_FETCH_WAIT_MAX_MS" (include "tracer-stream.envValue" .Values.kafka.fetchWaitMaxMs)
+  "TRACER_STREAM_TOPICS_PREFIX" .Values.topics.prefix
+  "TRACER_STREAM_TOPICS_PARTITIONS" (include "tracer-stream.envValue" .Values.topics.partitions)
+  "TRACER_STREAM_TOPICS_REPLICATION_FACTOR" (include "tracer-stream.envValue" .Values.topics.replicationFactor)
+  "TRACER_STREAM_REDIS_URL" .Values.redis.url
+  "TRACER_STREAM_REDIS_KEY_PREFIX" .Values.redis.keyPrefix
+  "TRACER_STREAM_REDIS_SOCKET_TIMEOUT_S" (include "tracer-stream.envValue" .Values.redis.socketTimeoutS)
+  "TRACER_STREAM_LIMITS_MAX_MESSAGE_BYTES" (include "tracer-stream.envValue" .Values.limits.maxMessageBytes)
+  "TRACER_STREAM_LIMITS_MAX_TEXT_CHARS" (include "tracer-stream.envValue" .Values.limits.maxTextChars)
+  "TRACER_STREAM_STATE_DIR" "/var/lib/tracer-stream"
+  "TRACER_STREAM_CACHE_DIR" "/var/cache/tracer-stream"
+  "XDG_CACHE_HOME" "/var/cache/tracer-stream/xdg"
+  "HF_HUB_OFFLINE" "1"
+  "TRANSFORMERS_OFFLINE" "1"
+-}}
+{{- if .Values.kafka.sasl.enabled }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_SASL_MECHANISM" .Values.kafka.sasl.mechanism }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_SASL_USERNAME" .Values.kafka.sasl.username }}
+{{- end }}
+{{- if and $tls.enabled $tls.secretName }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_SSL_CA_LOCATION" (printf "/etc/tracer-stream/kafka-tls/%s" $tls.caKey) }}
+{{- if $tls.certKey }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_SSL_CERTIFICATE_LOCATION" (printf "/etc/tracer-stream/kafka-tls/%s" $tls.certKey) }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_SSL_KEY_LOCATION" (printf "/etc/tracer-stream/kafka-tls/%s" $tls.keyKey) }}
+{{- end }}
+{{- end }}
+{{- with .Values.kafka.extra }}
+{{- $_ := set $data "TRACER_STREAM_KAFKA_EXTRA" (include "tracer-stream.envValue" .) }}
+{{- end }}
+{{- range $kind, $name := .Values.topics.names }}
+{{- $_ := set $data (printf "TRACER_STREAM_TOPICS_%s" (upper $kind)) $name }}
+{{- end }}
+{{- with .Values.topics.retentionMs }}
+{{- $_ := set $data "TRACER_STREAM_TOPICS_RETENTION_MS" (include "tracer-stream.envValue" .) }}
+{{- end }}
+{{- if and .Values.redis.tls.enabled .Values.redis.tls.caSecret }}
+{{- $_ := set $data "TRACER_STREAM_REDIS_SSL_CA_CERTS" (printf "/etc/tracer-stream/redis-tls/%s" .Values.redis.tls.caKey) }}
+{{- end }}
+{{- range $name, $value := .Values.config.extraEnv }}
+{{- $_ := set $data $name (include "tracer-stream.envValue" $value) }}
+{{- end }}
+{{ toYaml $data }}
 {{- end -}}

@@ -8,8 +8,11 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("config", help="show effective settings or the reference")
-    parser.add_argument("action", choices=["show", "reference"])
-    parser.add_argument("--service", choices=["router", "worker", "trainer"], default="router")
+    parser.add_argument("action", choices=["show", "reference"],
+                        help="show: the effective settings as JSON, secrets masked; reference: "
+                             "every TRACER_STREAM_* variable as a Markdown table")
+    parser.add_argument("--service", choices=["router", "worker", "trainer"], default="router",
+                        help="whose settings show prints (default router)")
     parser.set_defaults(handler=_run)
 
 

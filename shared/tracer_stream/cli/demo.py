@@ -1,4 +1,5 @@
-"""``tracer-stream demo``: the whole system on this machine, end to end, in a few minutes.
+"""``tracer-stream demo``: the whole system on this machine, end to end (about a minute on idle
+cores, several on a busy machine; docs/demo.md).
 
 Starts the embedded broker and Redis, the router, the LLM worker (a replay teacher answering
 from labelled data) and the trainer as real processes, replays a synthetic customer-support
@@ -39,8 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="minilm-onnx (default), minilm, static or hash:256 (fastest)")
     task.add_argument("--zoo", choices=["fast", "default", "full"], default="default",
                       help="surrogates the trainer tries (default: default)")
-    task.add_argument("--task-name", default="demo-intents")
+    task.add_argument("--task-name", default="demo-intents",
+                      help="name the demo registers its task under (default demo-intents)")
     llm = parser.add_argument_group("simulated LLM")
+    llm.add_argument("--teacher-noise", type=float, default=0.0, metavar="P",
+                     help="share of distinct texts the teacher labels at random, to watch the "
+                          "gate refuse a noisy teacher (default 0)")
     llm.add_argument("--latency-ms", type=float, default=20.0,
                      help="latency of each replayed LLM call (default 20)")
     llm.add_argument("--price-per-call", type=float, default=0.002,

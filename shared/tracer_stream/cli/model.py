@@ -23,34 +23,38 @@ if TYPE_CHECKING:
     from tracer_stream.registry import Registry
 
 
+_TASK = "registered task name"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("model", help="list, show, promote or roll back model versions")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every version of TASK")
-    listing.add_argument("task")
+    listing.add_argument("task", help=_TASK)
     show = actions.add_parser("show", help="one version of TASK (default: current)")
-    show.add_argument("task")
-    show.add_argument("version", nargs="?")
+    show.add_argument("task", help=_TASK)
+    show.add_argument("version", nargs="?", help="version (default: the current one)")
     show.add_argument("--json", action="store_true", help="everything, as JSON")
     report = actions.add_parser("report", help="the stored report of a version, as HTML/JSON")
-    report.add_argument("task")
-    report.add_argument("version", nargs="?")
+    report.add_argument("task", help=_TASK)
+    report.add_argument("version", nargs="?", help="version (default: the current one)")
     report.add_argument("--html", metavar="FILE", help="write the HTML page here")
     report.add_argument("--json", metavar="FILE", help="write the JSON document here ('-': stdout)")
     promote = actions.add_parser("promote", help="make VERSION current")
-    promote.add_argument("task")
-    promote.add_argument("version")
+    promote.add_argument("task", help=_TASK)
+    promote.add_argument("version", help="the version to serve")
     promote.add_argument("--force", action="store_true", help="even if it is not certified")
     rollback = actions.add_parser("rollback", help="go back to VERSION (default: the previous)")
-    rollback.add_argument("task")
-    rollback.add_argument("version", nargs="?")
+    rollback.add_argument("task", help=_TASK)
+    rollback.add_argument("version", nargs="?",
+                          help="version to go back to (default: the one served before)")
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tracer_stream.cli.task import _registry
+    from tracer_stream.cli._reach import open_registry
 
-    registry = _registry()
+    registry = open_registry()
     try:
         if args.action == "list":
             return _list(registry, args.task)

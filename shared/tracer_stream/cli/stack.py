@@ -9,12 +9,22 @@ from tracer_stream.config.settings import DEFAULT_KAFKA_PORT, DEFAULT_REDIS_PORT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("stack", help="start/stop the embedded Kafka broker and Redis")
-    parser.add_argument("action", choices=["up", "down", "status"])
+    parser = sub.add_parser(
+        "stack", help="start/stop the embedded Kafka broker and Redis",
+        description="A Kafka-protocol broker and a Redis server on 127.0.0.1 for trying "
+                    "tracer-stream on one machine (nothing is persisted).")
+    parser.add_argument("action", choices=["up", "down", "status"],
+                        help="up: start both (idempotent), create the topics and print the "
+                             "settings that point at them; down: stop what up started; "
+                             "status: running or stopped, with the ports last used")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="pid files and logs (default: $TRACER_STREAM_STATE_DIR/stack)")
-    parser.add_argument("--kafka-port", type=int, default=DEFAULT_KAFKA_PORT)
-    parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT)
+    parser.add_argument("--kafka-port", type=int, default=None,
+                        help=f"broker port (up: default {DEFAULT_KAFKA_PORT}; down and "
+                             "status: the port the last up used)")
+    parser.add_argument("--redis-port", type=int, default=None,
+                        help=f"Redis port (up: default {DEFAULT_REDIS_PORT}; down and "
+                             "status: the port the last up used)")
     parser.set_defaults(handler=_run)
 
 
@@ -22,9 +32,13 @@ def _run(args: argparse.Namespace) -> int:
     from tracer_stream.config import TopicSettings
     from tracer_stream.config.settings import RouterSettings
     from tracer_stream.stack import EmbeddedStack
+    from tracer_stream.stack.embedded import recorded_ports
 
     state_dir = args.state_dir or RouterSettings().state_dir / "stack"
-    stack = EmbeddedStack(state_dir, args.kafka_port, args.redis_port, TopicSettings())
+    last = recorded_ports(state_dir) if args.action != "up" else None
+    kafka_port, redis_port = last or (DEFAULT_KAFKA_PORT, DEFAULT_REDIS_PORT)
+    stack = EmbeddedStack(state_dir, args.kafka_port or kafka_port,
+                          args.redis_port or redis_port, TopicSettings())
     if args.action == "up":
         topics = stack.up()
         status = stack.status()

@@ -14,15 +14,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("task", help="register, list and show classification tasks")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     apply = actions.add_parser("apply", help="validate a YAML/JSON task file and store its tasks")
-    apply.add_argument("file", type=Path)
+    apply.add_argument("file", type=Path,
+                       help="YAML/JSON file with one task or a list of tasks (docs/router.md)")
     apply.add_argument("--dry-run", action="store_true", help="validate only, store nothing")
     actions.add_parser("list", help="every registered task, one a line")
     show = actions.add_parser("show", help="one task as JSON, with its model and gate state")
-    show.add_argument("name")
+    show.add_argument("name", help="registered task name")
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tracer_stream.cli._reach import open_registry
     from tracer_stream.tasks import load_task_file
 
     if args.action == "apply":
@@ -31,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
             for task in tasks:
                 print(f"valid    {task.name}  ({len(task.labels)} labels)")
             return 0
-    registry = _registry()
+    registry = open_registry()
     try:
         if args.action == "apply":
             for task in tasks:
@@ -46,24 +48,6 @@ def _run(args: argparse.Namespace) -> int:
         return _show(registry, args.name)
     finally:
         registry.close()
-
-
-def _registry() -> Registry:
-    import redis
-
-    from tracer_stream.config import RedisSettings
-    from tracer_stream.errors import RegistryError
-    from tracer_stream.registry import Registry
-
-    settings = RedisSettings()
-    registry = Registry.from_settings(settings)
-    try:
-        registry.client.ping()
-    except redis.RedisError as exc:
-        registry.close()
-        raise RegistryError(f"cannot reach Redis: {exc}; is the stack up "
-                            "(tracer-stream stack up) and TRACER_STREAM_REDIS_URL set?") from None
-    return registry
 
 
 def _list(registry: Registry) -> int:
@@ -83,12 +67,11 @@ def _list(registry: Registry) -> int:
 def _show(registry: Registry, name: str) -> int:
     import orjson
 
-    from tracer_stream.errors import ConfigError
+    from tracer_stream.cli._reach import require_task
 
+    require_task(registry, name)
     task = registry.get_task(name)
-    if task is None:
-        known = ", ".join(t.name for t in registry.list_tasks()) or "none"
-        raise ConfigError(f"no task named {name!r} (registered: {known})")
+    assert task is not None
     document = {**task.model_dump(mode="json"), "model": {
         "current": registry.current(name), "versions": registry.versions(name),
         "gate": registry.gate(name)}}

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.add_parser("run", help="run the trainer service (the default)")
     refit = actions.add_parser("refit", help="refit TASK now (via the running trainer if any)")
-    refit.add_argument("task")
+    refit.add_argument("task", help="registered task name")
     refit.add_argument("--direct", action="store_true",
                        help="refit in this process even if a trainer is running")
     refit.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
@@ -48,10 +48,11 @@ def _run(args: argparse.Namespace) -> int:
 def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float) -> int:
     import time
 
-    from tracer_stream.cli.task import _registry
+    from tracer_stream.cli._reach import open_registry
+
+    registry = open_registry()  # before the training imports (seconds): fail fast
     from tracer_stream.training.state import TrainerState
 
-    registry = _registry()
     state = TrainerState(registry.client, settings.redis.key_prefix)
     try:
         if direct or not state.trainer_alive():

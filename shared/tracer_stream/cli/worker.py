@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Consume the llm-requests topic, call the configured LLM backend, and "
                     "publish labels, traces and dead letters. Every option overrides the "
                     "matching TRACER_STREAM_WORKER_* variable.")
-    parser.add_argument("--backend", choices=["openai", "anthropic", "replay"])
+    parser.add_argument("--backend", choices=["openai", "anthropic", "replay"],
+                        help="LLM API: openai (any OpenAI-compatible server), anthropic, or "
+                             "replay (answers from a labelled JSONL file)")
     parser.add_argument("--model", help="model name sent to the API")
     parser.add_argument("--base-url", help="API base URL (e.g. http://localhost:11434/v1)")
     parser.add_argument("--replay-file", type=Path, help="JSONL answers for the replay backend")

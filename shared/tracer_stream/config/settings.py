@@ -62,6 +62,11 @@ class KafkaSettings(BaseSettings):
     heartbeat_interval_ms: int = 1000
     fetch_wait_max_ms: int = 50
     """Longest a fetch waits for data; bounds per-hop latency."""
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "gzip"
+    """Codec of every batch the services produce. Every consumer of the topics must read it:
+    gzip (the default) is built into every Kafka client (kafka-python, aiokafka, librdkafka,
+    Java); snappy, lz4 and zstd need optional libraries in some clients (stock kafka-python
+    raises UnsupportedCodecError without them)."""
     extra: dict[str, str] = Field(default_factory=dict)
     """librdkafka options as JSON, applied last (they win)."""
 
@@ -90,7 +95,7 @@ class KafkaSettings(BaseSettings):
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 2,
-            "compression.type": "lz4",
+            "compression.type": self.compression,
         }
         return conf | self.extra
 

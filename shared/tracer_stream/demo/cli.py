@@ -27,13 +27,15 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
         raise ConfigError("--days and --per-day must be at least 1")
     if not 0.0 <= args.audit_rate <= 1.0:
         raise ConfigError("--audit-rate must be within [0, 1]")
+    if not 0.0 <= args.teacher_noise <= 1.0:
+        raise ConfigError("--teacher-noise must be within [0, 1]")
     return DemoConfig(
         days=args.days, per_day=args.per_day, alpha=args.alpha, delta=args.delta,
         audit_rate=args.audit_rate, seed=args.seed, embedder=args.embedder,
         dataset=args.dataset, shuffle=args.shuffle, task_name=args.task_name,
         state_dir=args.state_dir, report=args.report, kafka_port=args.kafka_port,
         redis_port=args.redis_port, latency_ms=args.latency_ms,
-        price_per_call=args.price_per_call, zoo=args.zoo)
+        price_per_call=args.price_per_call, zoo=args.zoo, teacher_noise=args.teacher_noise)
 
 
 def make_console() -> Console:
@@ -53,6 +55,8 @@ def stop_on_signals(console: Console) -> Iterator[threading.Event]:
             console.print("[yellow]still stopping the demo's processes…[/]")
             return
         stop.set()
+        if console.is_terminal:
+            console.print()  # the terminal echoed ^C where the cursor was: start a fresh line
         console.print(f"[yellow]{signal.Signals(signum).name}: stopping the demo…[/]")
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -74,6 +78,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 on_run_dir=lambda d: console.print(f"demo run directory: {d}"))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: every process the demo started is stopped[/]")
+            console.file.flush()
             return 130
     report = write_report(result, config.report or run_dir / "report.html")
     results = result.write_json(run_dir / "results.json")
@@ -89,6 +94,6 @@ def summarize(result: DemoResult, console: Console) -> None:
                       result.certificates)
     console.print()
     console.print(day_table(result.days, ctx, total=result.total, title="Summary"))
-    console.print(headline(result.days, result.total, ctx))
+    console.print(headline(result.days, result.total, ctx, result.refits))
     phases = ", ".join(f"{k} {v:.0f}s" for k, v in result.phases.items())
     console.print(f"run time {result.wall_seconds:.0f}s ({phases})")

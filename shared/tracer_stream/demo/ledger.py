@@ -77,6 +77,8 @@ class DayStats:
     dead_letters: int = 0
     llm_calls: int = 0
     audits: int = 0
+    handled_audited: int = 0
+    """Requests the surrogate answered that were also sent to the LLM as audits."""
     llm_cost_usd: float = 0.0
     agree: int = 0
     gold_n: int = 0
@@ -110,9 +112,15 @@ class DayStats:
     def gold_accuracy(self) -> float | None:
         return self.gold_correct / self.gold_n if self.gold_n else None
 
+    @property
+    def llm_calls_avoided(self) -> int:
+        """Requests the surrogate answered without any LLM call (an audited one still cost a
+        call, so it is not counted)."""
+        return self.handled - self.handled_audited
+
     def saved_usd(self, cost_per_call: float) -> float:
-        """What the handled requests would have cost at the LLM."""
-        return self.handled * cost_per_call
+        """What the avoided LLM calls would have cost."""
+        return self.llm_calls_avoided * cost_per_call
 
     def add(self, o: Outcome) -> None:
         self.sent += 1
@@ -129,6 +137,7 @@ class DayStats:
         if o.source == "surrogate":
             self.handled += 1
             self.handled_agree += right
+            self.handled_audited += o.audits > 0
             self.versions[o.version or "?"] += 1
         elif o.source == "llm":
             self.deferred += 1

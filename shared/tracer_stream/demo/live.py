@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tracer_stream.demo.ledger import DayStats
-from tracer_stream.demo.refits import Certificate
+from tracer_stream.demo.refits import Certificate, RefitResult
 
 __all__ = ["DayProgress", "ViewContext", "day_line", "day_table", "headline"]
 
@@ -95,21 +95,44 @@ def day_line(stats: DayStats, ctx: ViewContext) -> str:
             f"{agreement}, model {_certified(stats, ctx).plain}")
 
 
-def headline(days: Sequence[DayStats], total: DayStats, ctx: ViewContext) -> Text:
-    """One sentence: how much the surrogate took over, and whether it kept α."""
-    last = days[-1]
+def headline(days: Sequence[DayStats], total: DayStats, ctx: ViewContext,
+             refits: Sequence[RefitResult] = ()) -> Text:
+    """One sentence: how much the surrogate took over and whether it kept α — or, when it
+    answered nothing, that nothing was certified and why (the last refit's outcome)."""
     text = Text()
+    if not total.handled:
+        text.append("Nothing was certified: the surrogate answered no request, every answer "
+                    "came from the LLM and no LLM call was avoided. ", style="bold yellow")
+        text.append(_why_nothing(days, refits))
+        return text
+    last = days[-1]
     text.append(f"The surrogate handled {_pct(last.coverage)} of day {last.day}'s requests ")
     text.append(f"(day {days[0].day}: {_pct(days[0].coverage)}); ")
-    if total.handled:
-        low, high = total.handled_interval
-        ok = (total.handled_agreement or 0.0) >= ctx.alpha
-        text.append(f"its answers agreed with the teacher {total.handled_agreement:.3f} ",
-                    style="green" if ok else "red")
-        text.append(f"[{low:.3f}, {high:.3f}] (target α = {ctx.alpha:g}); ")
-    text.append(f"{total.handled} LLM calls avoided, ${total.saved_usd(ctx.cost_per_call):,.2f} "
-                f"saved at ${ctx.cost_per_call:g} per call.")
+    low, high = total.handled_interval
+    ok = (total.handled_agreement or 0.0) >= ctx.alpha
+    text.append(f"its answers agreed with the teacher {total.handled_agreement:.3f} ",
+                style="green" if ok else "red")
+    text.append(f"[{low:.3f}, {high:.3f}] (target α = {ctx.alpha:g}); ")
+    text.append(f"{total.llm_calls_avoided} LLM calls avoided "
+                f"({total.handled_audited} of its answers were audited by the LLM too), "
+                f"${total.saved_usd(ctx.cost_per_call):,.2f} saved at "
+                f"${ctx.cost_per_call:g} per call.")
     return text
+
+
+def _why_nothing(days: Sequence[DayStats], refits: Sequence[RefitResult]) -> str:
+    """Why no version answered: no refit ran, or what the last one said."""
+    if not refits:
+        return (f"With {len(days)} day(s) there was no refit (the first one runs at the end of "
+                "day 1): run more than one day.")
+    last = refits[-1]
+    if last.outcome == "not_certified":
+        return (f"The gate refused every candidate: {last.reason or 'no reason given'} "
+                "(a noisy teacher or too few traces per label keeps it closed).")
+    if last.certificate is not None:
+        return (f"Version {last.current} was certified after day {last.after_day} but served "
+                "no request before the run ended.")
+    return f"The last refit ended {last.outcome}: {last.reason or 'no reason given'}."
 
 
 class DayProgress:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tracer_stream.demo import svg
 from tracer_stream.demo.ledger import clopper_pearson
+from tracer_stream.demo.live import ViewContext, headline
 from tracer_stream.demo.results import DemoResult
 
 __all__ = ["render_report", "write_report"]
@@ -77,13 +78,14 @@ def render_report(result: DemoResult) -> str:
                         [f"{s.handled}/{s.requests} handled" for s in shown],
                         title="coverage per label")),
     ])
-    ok = result.handled_ok
-    last, first, total = days[-1], days[0], result.total
-    headline = (f"The surrogate answered {last.coverage:.1%} of day {last.day}'s requests "
-                f"(day {first.day}: {first.coverage:.1%}); {total.handled} LLM calls avoided, "
-                f"${total.saved_usd(result.cost_per_call):,.2f} saved. Handled agreement "
-                f"{'stayed' if ok else 'did NOT stay'} at or above α = {result.alpha:g} "
-                "on every day.")
+    total = result.total
+    ctx = ViewContext(result.task, result.alpha, result.delta, result.cost_per_call,
+                      result.certificates)
+    verdict = headline(days, total, ctx, result.refits).plain
+    ok = result.handled_ok and total.handled > 0
+    if total.handled:
+        verdict += (f" Handled agreement {'stayed' if ok else 'did NOT stay'} at or above "
+                    f"α = {result.alpha:g} on every day.")
     day_rows = [[str(d.day), str(d.sent), str(d.handled), f"{d.coverage:.1%}",
                  str(d.deferred), str(d.llm_calls), str(d.audits), f"${d.llm_cost_usd:,.2f}",
                  f"${d.saved_usd(result.cost_per_call):,.2f}", _fmt(d.handled_agreement),
@@ -101,7 +103,7 @@ def render_report(result: DemoResult) -> str:
                    r.reason] for r in result.refits]
     label_rows = [[s.label, str(s.requests), str(s.handled), f"{s.coverage:.1%}",
                    _fmt(s.handled_agree / s.handled if s.handled else None)] for s in labels]
-    settings_rows = [[k, str(v)] for k, v in result.settings.items()]
+    settings_rows = [[k, "–" if v is None else str(v)] for k, v in result.settings.items()]
     version_rows = [[v, str(n), _fmt(k / n if n else None),
                      "[{:.3f}, {:.3f}]".format(*clopper_pearson(k, n)),
                      _fmt(result.certificates[v].calibration_coverage, "{:.1%}")
@@ -119,7 +121,7 @@ def render_report(result: DemoResult) -> str:
         f'<p class="sub">task <code>{escape(result.task)}</code> · α = {result.alpha:g} · '
         f"δ = {result.delta:g} · {len(days)} day(s) · {total.sent} requests · "
         f"run time {result.wall_seconds:.0f} s</p>",
-        f'<p class="headline{"" if ok else " warn"}">{escape(headline)}</p>',
+        f'<p class="headline{"" if ok else " warn"}">{escape(verdict)}</p>',
         f'<div class="grid">{charts}</div>',
         "<h2>Per day</h2>",
         _table(["day", "requests", "surrogate", "coverage", "LLM answers", "LLM calls",

@@ -21,6 +21,7 @@ def _day_dict(stats: DayStats, cost_per_call: float) -> dict[str, Any]:
         "handled": stats.handled, "coverage": stats.coverage, "deferred": stats.deferred,
         "fallback": stats.fallback, "dead_letters": stats.dead_letters,
         "llm_calls": stats.llm_calls, "audits": stats.audits,
+        "handled_audited": stats.handled_audited, "llm_calls_avoided": stats.llm_calls_avoided,
         "llm_cost_usd": round(stats.llm_cost_usd, 6),
         "saved_usd": round(stats.saved_usd(cost_per_call), 6),
         "handled_agreement": stats.handled_agreement,

@@ -12,7 +12,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from tracer_stream.demo.workload import (
 )
 from tracer_stream.tasks import Task
 
-__all__ = ["DemoConfig", "prepare", "run_demo"]
+__all__ = ["DemoConfig", "prepare", "run_demo", "with_noisy_teacher"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class DemoConfig:
     latency_ms: float = 20.0
     price_per_call: float = 0.002
     zoo: str = "default"
+    teacher_noise: float = 0.0
+    """Share of distinct texts whose teacher label is replaced by a random other label."""
     day_timeout_s: float = 600.0
 
     def settings(self) -> dict[str, Any]:
@@ -88,8 +91,30 @@ def prepare(config: DemoConfig) -> tuple[Task, list[list[Request]]]:
         requests = requests[:config.days * config.per_day]
         task = task_for(requests, config.task_name, alpha=config.alpha, delta=config.delta,
                         audit_rate=config.audit_rate, embedder=config.embedder)
+    if config.teacher_noise > 0:
+        requests = with_noisy_teacher(requests, [spec.name for spec in task.labels],
+                                      config.teacher_noise, random.Random(config.seed + 1))
     days = [requests[i:i + config.per_day] for i in range(0, len(requests), config.per_day)]
     return task, days
+
+
+def with_noisy_teacher(requests: list[Request], labels: list[str], share: float,
+                       rng: random.Random) -> list[Request]:
+    """``requests`` with the teacher's label of about ``share`` of the distinct texts replaced
+    by another label drawn at random (one answer per text, as the replay teacher gives); the
+    true label is kept as ``gold``.
+
+    >>> reqs = [Request("a", "x"), Request("b", "y"), Request("a", "x")]
+    >>> noisy = with_noisy_teacher(reqs, ["x", "y", "z"], 1.0, random.Random(0))
+    >>> [r.label != r.gold for r in noisy], noisy[0].label == noisy[2].label
+    ([True, True, True], True)
+    """
+    answers: dict[str, str] = {}
+    for r in requests:
+        if r.text not in answers:
+            others = [label for label in labels if label != r.label]
+            answers[r.text] = rng.choice(others) if others and rng.random() < share else r.label
+    return [replace(r, label=answers[r.text], gold=r.gold or r.label) for r in requests]
 
 
 class _Clock:
@@ -149,7 +174,11 @@ class _DemoRun:
         completed = False
         try:
             self._start()
-            with Live(console=self.console, refresh_per_second=4) as live:
+            # Outside a terminal (CI logs, files) Live would print its frames again and again:
+            # there each finished day is one plain line instead.
+            view = (Live(console=self.console, refresh_per_second=4) if self.console.is_terminal
+                    else nullcontext(None))
+            with view as live:
                 self.live = live
                 for day in range(1, len(self.days) + 1):
                     self.current = day

@@ -77,12 +77,24 @@ def frontier_text(frontier: list[dict[str, Any]]) -> str:
 
 
 def label_needs_text(labels: list[dict[str, Any]], limit: int = 10) -> str:
-    """Labels by readiness for a certificate of their own: ready, the closest ones, hopeless."""
-    ready = [r["label"] for r in labels if r["to_certify"]["status"] == "ready"]
-    needs = sorted((r for r in labels
-                    if r["to_certify"]["status"] in ("needs_traces", "too_little_data")),
+    """Labels by readiness for a certificate of their own: ready, the closest ones, hopeless,
+    and the labels the surrogate never predicts or never saw (every label is accounted for).
+
+    >>> rows = [{"label": "a", "n": 9, "to_certify": {"status": "ready"}},
+    ...         {"label": "b", "n": 4, "to_certify": {"status": "not_predicted"}},
+    ...         {"label": "c", "n": 2, "to_certify": {"status": "unseen_label"}}]
+    >>> print(label_needs_text(rows))
+      ready now: 1 of 3 labels (a)
+      never predicted by the surrogate: 1 label (b: 4 traces); it answers none of them
+      not among the model's labels: 1 label (c: 2 traces); only in the calibration split
+    """
+    def by_status(status: str) -> list[dict[str, Any]]:
+        return [r for r in labels if r["to_certify"]["status"] == status]
+
+    ready = [r["label"] for r in by_status("ready")]
+    needs = sorted(by_status("needs_traces") + by_status("too_little_data"),
                    key=lambda r: r["to_certify"]["more_traces"])
-    below = [r["label"] for r in labels if r["to_certify"]["status"] == "below_target"]
+    below = [r["label"] for r in by_status("below_target")]
     lines = [f"  ready now: {len(ready)} of {len(labels)} labels"
              + (f" ({_some(ready, limit)})" if ready else "")]
     if needs:
@@ -95,6 +107,14 @@ def label_needs_text(labels: list[dict[str, Any]], limit: int = 10) -> str:
     if below:
         lines.append(f"  below α whatever the threshold: {_count(len(below), 'label')} "
                      f"({_some(below, limit)})")
+    for status, what, why in (
+            ("not_predicted", "never predicted by the surrogate", "it answers none of them"),
+            ("unseen_label", "not among the model's labels", "only in the calibration split")):
+        rows = sorted(by_status(status), key=lambda r: -r["n"])
+        if rows:
+            named = [f"{r['label']}: {_count(r['n'], 'trace')}" for r in rows]
+            lines.append(f"  {what}: {_count(len(rows), 'label')} ({_some(named, limit)}); "
+                         f"{why}")
     return "\n".join(lines)
 
 

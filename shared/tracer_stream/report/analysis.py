@@ -6,7 +6,7 @@ traces with their teacher labels; the result is plain JSON-able data that
 
 - :func:`label_table`: per teacher label, counts, coverage, agreement on handled traffic,
   deferral reasons, and a forecast of the traces needed before the label could be certified on
-  its own (the per-label test of ``gate.md`` at δ / L, run on held-out data like this).
+  its own (the per-label test at δ / L, run on held-out data like this).
 - :func:`contrastive_pairs`: per label, the closest (cosine) handled/deferred pair of traces.
 - :func:`disagreement_cards`: where the routed label differs from the teacher, with the
   surrogate's alternatives; shipped errors (handled rows) first.

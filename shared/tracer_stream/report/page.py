@@ -193,7 +193,7 @@ def _labels(doc: dict[str, Any]) -> str:
         for r in doc["labels"])
     return ('<section id="labels"><h2>Per label</h2><p class="muted">By teacher label, on '
             "held-out traces. Agreement is on handled traffic. <em>To certify</em> forecasts "
-            f"the per-label test of gate.md (δ / L = {doc['per_label_delta']:.2g}) on the rows "
+            f"the per-label test (δ / L = {doc['per_label_delta']:.2g}) on the rows "
             "the surrogate predicts as the label: how many more traces (at the label's share "
             "of the traffic) it would take; hover a badge for details.</p>"
             '<div class="scroll"><table><tr><th>label</th><th class="num">n</th>'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -166,12 +167,19 @@ class BatchRouter:
                 slots: list[_Slot | None]) -> list[_Item]:
         items = []
         for i, record in enumerate(records):
+            value = record.value()
+            if value is None:
+                slots[i] = self._reject(record, reasons.MALFORMED_JSON,
+                                        "a tombstone (null value) is not a request",
+                                        ids=_ids_of_invalid(None, record.key()))
+                continue
             try:
-                request = decode(ClassificationRequest, record.value() or b"",
+                request = decode(ClassificationRequest, value,
                                  max_bytes=self.limits.max_message_bytes)
             except ContractError as exc:
-                slots[i] = self._reject(record, exc.reason, exc.message, field=exc.field,
-                                        ids=_ids_of_invalid(record.value()))
+                detail = "an empty message is not a request" if not value else exc.message
+                slots[i] = self._reject(record, exc.reason, detail, field=exc.field,
+                                        ids=_ids_of_invalid(value, record.key()))
                 continue
             if len(request.text) > self.limits.max_text_chars:
                 slots[i] = self._reject(
@@ -310,17 +318,49 @@ class BatchRouter:
         return watch.observe(state.name, state.version, bound, novel)
 
 
-def _ids_of_invalid(raw: bytes | None) -> tuple[str | None, str | None]:
-    """``request_id`` and ``task`` of a JSON object that failed validation, when they are
-    plausible strings, so that its dead letter can still be matched to the request."""
-    if not raw or len(raw) > 1024 * 1024:
-        return None, None
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None, None
-    if not isinstance(document, dict):
-        return None, None
-    found = [document.get(k) for k in ("request_id", "task")]
-    rid, task = (v if isinstance(v, str) and 0 < len(v) <= 256 else None for v in found)
+_FULL_PARSE_BYTES = 1024 * 1024
+"""Up to this size an unreadable request is parsed whole to find its ids; beyond, only its
+beginning is searched."""
+_PREFIX_BYTES = 64 * 1024
+_ID_FIELD = re.compile(rb'"(request_id|task)"\s*:\s*"((?:[^"\\]|\\.){1,256})"')
+
+
+def _ids_of_invalid(raw: bytes | None, key: bytes | str | None
+                    ) -> tuple[str | None, str | None]:
+    """``request_id`` and ``task`` of a record that failed validation, so that its dead letter
+    can still be matched to the request: from the JSON object when it parses, from the readable
+    beginning of a larger one, else the request id from the Kafka key (clients key requests by
+    request id).
+
+    >>> _ids_of_invalid(b'{"request_id": "r1", "task": 7}', b"k")
+    ('r1', None)
+    >>> _ids_of_invalid(b'{"task": "t", "request_id": "r2", "text": "' + b"x" * 2_000_000, None)
+    ('r2', 't')
+    >>> _ids_of_invalid(None, b"r3"), _ids_of_invalid(b"", "r4")
+    (('r3', None), ('r4', None))
+    """
+    rid = task = None
+    if raw and len(raw) <= _FULL_PARSE_BYTES:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            document = None
+        if isinstance(document, dict):
+            rid, task = (_plausible(document.get(k)) for k in ("request_id", "task"))
+    elif raw:
+        found: dict[bytes, str | None] = {}
+        for match in _ID_FIELD.finditer(raw[:_PREFIX_BYTES]):
+            try:
+                value = orjson.loads(b'"' + match.group(2) + b'"')
+            except orjson.JSONDecodeError:
+                continue
+            found.setdefault(match.group(1), _plausible(value))
+        rid, task = found.get(b"request_id"), found.get(b"task")
+    if rid is None and key:
+        rid = _plausible(key.decode("utf-8", errors="replace") if isinstance(key, bytes)
+                         else key)
     return rid, task
+
+
+def _plausible(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None

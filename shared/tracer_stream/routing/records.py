@@ -14,6 +14,8 @@ class Record(Protocol):
 
     def value(self) -> bytes | None: ...
 
+    def key(self) -> bytes | str | None: ...
+
     def topic(self) -> str | None: ...
 
     def partition(self) -> int | None: ...
@@ -24,8 +26,9 @@ class Record(Protocol):
 def letter_for(record: Record, reason: str, detail: str, *, field: str | None = None,
                 request_id: str | None = None, task: str | None = None,
                 max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> DeadLetter:
-    """A router dead letter that points at the record and carries its payload."""
+    """A router dead letter that points at the record and carries its payload (none for a
+    tombstone, whose value is null; an empty string for an empty message)."""
     return build_dead_letter(
-        "router", reason, detail, raw=record.value() or b"",
+        "router", reason, detail, raw=record.value(),
         source=Source(record.topic(), record.partition(), record.offset()), field=field,
         request_id=request_id, task=task, max_payload_bytes=max_payload_bytes)

@@ -7,6 +7,7 @@ processes ``up`` started. The stack is for demos and tests: nothing is persisted
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,19 @@ class StackStatus:
     @property
     def running(self) -> bool:
         return self.kafka_pid is not None and self.redis_pid is not None
+
+
+PORTS_FILE = "ports.json"
+"""Written by ``up`` into the state directory and kept after ``down``: the ports last used."""
+
+
+def recorded_ports(state_dir: Path) -> tuple[int, int] | None:
+    """``(kafka_port, redis_port)`` the last ``up`` in ``state_dir`` used, if any."""
+    try:
+        ports = json.loads((Path(state_dir) / PORTS_FILE).read_text())
+        return int(ports["kafka"]), int(ports["redis"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class EmbeddedStack:
@@ -74,6 +88,8 @@ class EmbeddedStack:
         foreign process or a server does not come up (its log path is in the message).
         """
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / PORTS_FILE).write_text(
+            json.dumps({"kafka": self.kafka_port, "redis": self.redis_port}))
         if self._redis.running_pid() is None:
             self._refuse_taken_port(self.redis_port, "Redis")
             data_dir = self.state_dir / "redis-data"

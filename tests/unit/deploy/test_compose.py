@@ -118,8 +118,11 @@ def test_secrets_come_from_the_env_file_only(compose: dict[str, Any]) -> None:
             assert "sk-" not in str(value)
     for name in (*SERVICES, "topics"):
         files = compose["services"][name]["env_file"]
-        assert [f["path"] for f in files] == [".env"], name
+        # The signing key lives in trainer.env, which only the trainer reads.
+        expected = [".env", "trainer.env"] if name == "trainer" else [".env"]
+        assert [f["path"] for f in files] == expected, name
     assert re.search(r"^\.env$", (REPO / ".gitignore").read_text(), flags=re.MULTILINE)
+    assert re.search(r"^trainer\.env$", (REPO / ".gitignore").read_text(), flags=re.MULTILINE)
     assert "!.env.example" in (REPO / ".gitignore").read_text()
 
 
@@ -128,11 +131,16 @@ def test_env_example_names_real_settings_and_holds_no_secret() -> None:
     known = settings_env_names() | NON_SETTINGS_ENV
     ours = {k for k in pairs if k.startswith("TRACER_STREAM_")}
     assert ours - known == set(), f"no setting reads {sorted(ours - known)}"
-    assert SECRET_ENV & ours >= {"TRACER_STREAM_WORKER_API_KEY", "TRACER_STREAM_MODEL_SIGNING_KEY"}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        for secret in SECRET_ENV:
-            if line.startswith(f"{secret}="):
-                pytest.fail(f"{secret} must stay commented out in .env.example: {line!r}")
+    assert SECRET_ENV & ours >= {"TRACER_STREAM_WORKER_API_KEY"}
+    assert "TRACER_STREAM_MODEL_SIGNING_KEY" not in ours  # trainer.env.example holds it
+    assert "TRACER_STREAM_MODEL_VERIFY_KEYS" in ours
+    trainer_env = REPO / "trainer.env.example"
+    assert "# TRACER_STREAM_MODEL_SIGNING_KEY=" in trainer_env.read_text()
+    for example in (ENV_EXAMPLE, trainer_env):
+        for line in example.read_text().splitlines():
+            for secret in SECRET_ENV:
+                if line.startswith(f"{secret}="):
+                    pytest.fail(f"{secret} must stay commented out in {example.name}: {line!r}")
 
 
 def test_compose_settings_are_read_by_the_services(

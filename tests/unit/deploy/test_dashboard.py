@@ -30,8 +30,10 @@ TASK_QUERY = "label_values(tracer_stream_router_requests_total, task)"
 # Labels Prometheus attaches to every scraped series (scrape config, ServiceMonitor targets).
 TARGET_LABELS = frozenset({"instance", "job", "namespace", "pod", "service", "container",
                            "endpoint"})
-# Series Prometheus makes itself, with the labels they carry.
-SYNTHETIC = {"up": frozenset()}
+# Series Prometheus makes itself, or a standard exporter exports (kafka_exporter, which Strimzi's
+# Kafka Exporter mirrors), with the labels they carry.
+SYNTHETIC = {"up": frozenset(),
+             "kafka_consumergroup_lag": frozenset({"consumergroup", "topic", "partition"})}
 # The suffixes each metric type exports (prometheus_client's text exposition).
 SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -45,7 +47,7 @@ AGGREGATIONS = ("sum", "min", "max", "avg", "count", "group", "stddev", "stdvar"
 FUNCTIONS = frozenset(AGGREGATIONS) | {
     "rate", "irate", "increase", "delta", "idelta", "histogram_quantile", "clamp_min",
     "clamp_max", "vector", "scalar", "abs", "absent", "label_values", "changes", "resets",
-    "max_over_time", "min_over_time", "avg_over_time", "time", "timestamp",
+    "max_over_time", "min_over_time", "avg_over_time", "time", "timestamp", "deriv",
 }
 KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
                       "and", "or", "unless", "offset", "inf", "nan"})

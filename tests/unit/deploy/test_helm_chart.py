@@ -60,6 +60,12 @@ CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "Prometh
 # Broken values fixtures → the words the user must see in the error.
 BROKEN = {
     "wrong-types": ["/router/replicaCount", "want integer"],
+    "pdb-100-percent": ["/router/pdb/minAvailable"],
+    "pdb-max-unavailable-zero": ["/worker/pdb/maxUnavailable"],
+    "secret-in-extra-env": ["/worker/extraEnv/0/value", "use valueFrom.secretKeyRef"],
+    "password-in-config-env": ["/config/extraEnv/MY_DB_PASSWORD", "credentials go in secrets"],
+    "short-signing-key": ["/secrets/modelSigningKey"],
+    "short-verify-key": ["/secrets/modelVerifyKeys"],
     "unknown-key": ["routr", "not allowed"],
     "secret-in-settings": ["/worker/settings/api_key", "credentials go in secrets"],
     "bad-backend": ["/worker/settings/backend", "openai", "anthropic", "replay"],
@@ -108,7 +114,7 @@ def test_every_manifest_validates(manifests: Manifests, fixture: str) -> None:
                 )
     unknown = {o["kind"] for o in objects} - CRD_KINDS - {
         "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "PersistentVolumeClaim",
-        "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy",
+        "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy", "Job",
     }
     assert not unknown, f"kinds nobody checks: {unknown}"
 
@@ -230,6 +236,17 @@ def test_keda_and_hpa_together_fail_with_a_clear_message(chart: Any, helm_sdk: A
         ({"kafka": {"tls": {"enabled": True, "secretName": "s", "certKey": "tls.crt"}}},
          "set both certKey and keyKey"),
         ({"redis": {"auth": {"enabled": True}}}, "set secrets.redisPassword"),
+        ({"router": {"autoscaling": {"hpa": {"enabled": True, "minReplicas": 6,
+                                             "maxReplicas": 3}}}},
+         "router.autoscaling.hpa: maxReplicas (3) is below minReplicas (6)"),
+        ({"worker": {"autoscaling": {"keda": {"enabled": True, "minReplicas": 4,
+                                              "maxReplicas": 2}}}},
+         "worker.autoscaling.keda: maxReplicas (2) is below minReplicas (4)"),
+        ({"router": {"replicaCount": 2, "pdb": {"enabled": True, "minAvailable": 2}}},
+         "router.pdb.minAvailable (2) >= replicaCount (2)"),
+        ({}, "no model signing key: the chart carries and generates none"),
+        ({"secrets": {"modelSigningKey": "dGVzdC1maXh0dXJlLXNlZWQtbmV2ZXItdXNlLWl0ISE="}},
+         "no model verify keys"),
     ],
 )
 def test_inconsistent_settings_fail_at_render(
@@ -332,7 +349,9 @@ def test_rendered_environment_is_read_by_the_settings(
         )
         assert settings.topics.prefix == values.get("topics", {}).get("prefix", "tracer.")
         assert str(settings.state_dir) == "/var/lib/tracer-stream"
-        assert not settings.uses_dev_signing_key or component == "worker"
+        # Only the trainer holds the private key; every service holds the public keys.
+        assert ("TRACER_STREAM_MODEL_SIGNING_KEY" in env) == (component == "trainer")
+        assert env["TRACER_STREAM_MODEL_VERIFY_KEYS"].startswith("secret:")
 
 
 @pytest.mark.parametrize("fixture", GOOD_FIXTURES)
@@ -351,7 +370,8 @@ def test_secrets_never_reach_a_configmap(
     text = yaml.safe_dump_all([strip_private(o) for o in manifests(fixture)])
     for secret in plain:
         assert secret not in text
-    secrets = by_kind(manifests(fixture), "Secret")
+    secrets = {name: o for name, o in by_kind(manifests(fixture), "Secret").items()
+               if "helm.sh/hook" not in o["metadata"]["annotations"]}
     existing = values.get("secrets", {}).get("existingSecret")
     if existing:
         assert not secrets
@@ -374,8 +394,11 @@ def test_external_secret_is_referenced_with_its_keys(
     }
     assert {ref["name"] for ref in refs.values()} == {"tracer-stream-credentials"}
     assert refs[("worker", "TRACER_STREAM_WORKER_API_KEY")]["key"] == "OPENAI_API_KEY"
-    assert refs[("router", "TRACER_STREAM_MODEL_SIGNING_KEY")]["key"] == "model-signing-key"
+    assert refs[("trainer", "TRACER_STREAM_MODEL_SIGNING_KEY")]["key"] == "model-signing-key"
+    assert ("router", "TRACER_STREAM_MODEL_SIGNING_KEY") not in refs
     assert ("worker", "TRACER_STREAM_MODEL_SIGNING_KEY") not in refs
+    for component in SERVICES:
+        assert refs[(component, "TRACER_STREAM_MODEL_VERIFY_KEYS")]["key"] == "model-verify-keys"
     for component in SERVICES:
         assert (component, "TRACER_STREAM_KAFKA_SASL_PASSWORD") in refs
         assert (component, "TRACER_STREAM_REDIS_PASSWORD") in refs
@@ -497,7 +520,6 @@ def test_notes_explain_a_first_request(render: Render, fixture: str) -> None:
 def test_default_notes_warn_about_missing_credentials(render: Render) -> None:
     notes = render("defaults")["tracer-stream/templates/NOTES.txt"]
     assert "no LLM API key" in notes
-    assert "random one was generated" in notes
     keda_notes = render("keda")["tracer-stream/templates/NOTES.txt"]
     assert "WARNING" not in keda_notes and "NOTE:" not in keda_notes
 

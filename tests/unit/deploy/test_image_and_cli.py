@@ -114,7 +114,32 @@ def test_torch_is_the_pinned_cpu_wheel(dockerfile: Any) -> None:
     runs = " ".join(stages["build"].all("RUN"))
     assert '--index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"' in runs
     # torch first, then the project (which finds the pin satisfied).
-    assert runs.index("torch==${TORCH_VERSION}") < runs.index("pip install .")
+    assert runs.index("torch==${TORCH_VERSION}") < runs.index("pip install -c constraints.txt .")
+
+
+def test_every_install_uses_the_lock(dockerfile: Any) -> None:
+    """The Dockerfile, scripts/install (and so CI's scripts/test) install from constraints.txt,
+    which pins every dependency of tracer-stream[dev] — torch at the pyproject pin, with no
+    local build tag, so the CPU wheel satisfies it."""
+    _, stages, _ = dockerfile
+    runs = " ".join(stages["build"].all("RUN"))
+    assert "pip install -c constraints.txt ." in runs
+    install = (REPO / "scripts" / "install").read_text()
+    assert '-c constraints.txt -e ".[dev]"' in install
+    assert "scripts/install" in (REPO / "scripts" / "test").read_text()
+    lock = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            lock[name] = version
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = pyproject["project"]["dependencies"] + pyproject["project"][
+        "optional-dependencies"]["dev"]
+    for requirement in wanted:
+        name = re.split(r"[<>=!\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in lock, f"{name} is not in constraints.txt: run scripts/lock"
+    assert lock["torch"] == "2.13.0"
+    assert not [n for n in lock if n.startswith("nvidia-")], "a CUDA torch was locked"
 
 
 def test_model_is_baked_and_hub_access_is_off(dockerfile: Any) -> None:

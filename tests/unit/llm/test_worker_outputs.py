@@ -48,7 +48,8 @@ def test_an_answered_request_yields_its_label_and_a_trace() -> None:
     assert (label.label, label.source, label.reason, label.metadata) == (
         "refund", "llm", "below_threshold", {"user": 7})
     assert label.timings is not None
-    assert label.timings["llm_ms"] == 812.5 and label.timings["queue_ms"] == 500.0
+    assert label.timings["llm_ms"] == 812.5 and label.timings["llm_queue_ms"] == 500.0
+    assert "queue_ms" not in label.timings  # client → router: the worker cannot know it
     assert label.timings["total_ms"] >= 1000.0
     assert trace_out.topic == "u.traces" and isinstance(trace_out.message, Trace)
     trace = trace_out.message

@@ -34,9 +34,13 @@ class FakeRecord:
     offset_: int = 0
     partition_: int = 0
     topic_: str = "requests"
+    key_: bytes | None = None
 
     def value(self) -> bytes | None:
         return self.payload
+
+    def key(self) -> bytes | None:
+        return self.key_
 
     def topic(self) -> str:
         return self.topic_

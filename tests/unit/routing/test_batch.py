@@ -74,6 +74,34 @@ def test_bad_records_are_dead_lettered_with_reason_field_and_payload(rig: Rig) -
         encode(out.message, check=True)
 
 
+def test_unreadable_records_keep_their_request_id_and_tell_empty_from_tombstone(
+        rig: Rig) -> None:
+    """The request id of an unreadable record comes from the message when any of it is
+    readable (above 1 MiB from its beginning), else from the Kafka key; an empty message and a
+    tombstone are told apart."""
+    serving(rig)
+    huge = b'{"request_id": "big-1", "task": "intents", "text": "' + b"x" * 1_100_000 + b'"}'
+    records = [
+        FakeRecord(b"{not json", key_=b"keyed-1"),
+        FakeRecord(huge, key_=b"ignored"),
+        FakeRecord(b"", key_=b"empty-1"),
+        FakeRecord(None, key_=b"tomb-1"),
+        FakeRecord(b"{not json"),
+    ]
+    result = rig.router.route(records)
+    letters = [o.message for o in result.outputs]
+    assert all(isinstance(m, DeadLetter) for m in letters)
+    assert [m.request_id for m in letters] == ["keyed-1", "big-1", "empty-1", "tomb-1", None]
+    assert [o.key for o in result.outputs] == ["keyed-1", "big-1", "empty-1", "tomb-1", None]
+    assert letters[1].reason == "too_large" and letters[1].task == "intents"
+    empty, tomb = letters[2], letters[3]
+    assert (empty.payload, empty.payload_encoding) == ("", "utf-8")
+    assert (tomb.payload, tomb.payload_encoding) == (None, None)
+    assert "empty message" in empty.detail and "tombstone" in tomb.detail
+    for out in result.outputs:
+        encode(out.message, check=True)
+
+
 def test_every_deferral_reason(rig: Rig) -> None:
     cases = {
         "nomodel": TaskState(task=TASK.model_copy(update={"name": "nomodel"}),
