@@ -169,7 +169,7 @@ class BatchRouter:
         for i, record in enumerate(records):
             value = record.value()
             if value is None:
-                slots[i] = self._reject(record, reasons.MALFORMED_JSON,
+                slots[i] = self._reject(record, DeadLetterReason.MALFORMED_JSON,
                                         "a tombstone (null value) is not a request",
                                         ids=_ids_of_invalid(None, record.key()))
                 continue
