@@ -68,7 +68,8 @@ class BackendError(LLMError):
 
 class TeacherError(LLMError):
     """The teacher could not label a text. ``raw_answer`` is the last answer received (for
-    ``unparseable_answer``), ``usage`` what the attempts consumed."""
+    ``unparseable_answer``; the ``label`` field of a structured answer), ``usage`` what the
+    attempts consumed."""
 
     def __init__(self, message: str, *, reason: str, usage: Usage, latency_ms: float,
                  raw_answer: str | None = None, **context: Any) -> None:

@@ -57,18 +57,18 @@ class Teacher:
         first = await self._call(prompt, (), usage, start)
         label = parse_label(first.answer, labels)
         if label is not None:
-            return Answer(label, first.raw, usage, self._ms_since(start))
+            return Answer(label, first.answer, usage, self._ms_since(start))
         log.info("%s: answer %r is not a label, asking once more", self.name, first.raw[:80])
         followup = (ChatTurn("assistant", first.raw),
                     ChatTurn("user", corrective_prompt(first.answer, labels)))
         second = await self._call(prompt, followup, usage, start)
         label = parse_label(second.answer, labels)
         if label is not None:
-            return Answer(label, second.raw, usage, self._ms_since(start), corrected=True)
+            return Answer(label, second.answer, usage, self._ms_since(start), corrected=True)
         raise TeacherError(
-            f"{self.name} answered outside the label space twice: {second.raw[:200]!r}",
+            f"{self.name} answered outside the label space twice: {second.answer[:200]!r}",
             reason=UNPARSEABLE_ANSWER, usage=usage, latency_ms=self._ms_since(start),
-            raw_answer=second.raw)
+            raw_answer=second.answer)
 
     async def _call(self, prompt: LabelPrompt, followup: Sequence[ChatTurn], usage: Usage,
                     start: float) -> Completion:

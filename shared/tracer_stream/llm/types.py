@@ -76,7 +76,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A label in the task's label space, with what it took to get it."""
+    """A label in the task's label space, with what it took to get it. ``raw`` is the
+    model's answer before parsing (the ``label`` field of a structured answer)."""
 
     label: str
     raw: str
