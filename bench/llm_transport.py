@@ -1,7 +1,7 @@
 """LLM client transport: labels/s and client CPU per call at high concurrency.
 
-Compares, against a local fake server (``tests/unit/llm/llm_servers.py``, its own process)
-that answers every call after a fixed latency:
+Compares, against the fake LLM server of the tests (``tests/unit/llm/llm_servers.py``, on
+its asyncio server, in its own process) answering every call after a fixed latency:
 
 - ``raw-httpx``: the baseline, a bare ``httpx.AsyncClient`` POST + JSON decode (what the
   hand-built backends did before the SDKs, without their prompt and parsing work);
@@ -44,7 +44,7 @@ Call = Callable[[int], Awaitable[object]]
 
 
 class FakeServer:
-    """The fake LLM server of the tests, in a subprocess."""
+    """The fake LLM server of the tests (asyncio variant), in a subprocess."""
 
     def __init__(self, protocol: str, latency_s: float) -> None:
         self.protocol = protocol

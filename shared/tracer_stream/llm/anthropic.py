@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 from anthropic.types import ContentBlock, MessageParam
 
 from tracer_stream.llm.prompt import TOOL_NAME, label_schema, system_message, user_message
 from tracer_stream.llm.sdk import (
-    Backoff,
+    BackoffHook,
     ClientSettings,
     backend_error,
     bad_response,
@@ -40,17 +40,8 @@ def sdk_base_url(base_url: str | None) -> str:
     return base.removesuffix("/v1")
 
 
-class _Client(anthropic.AsyncAnthropic):
+class _Client(BackoffHook, anthropic.AsyncAnthropic):
     """``AsyncAnthropic`` whose retry waits follow our :class:`Backoff`."""
-
-    def __init__(self, *, backoff: Backoff, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._backoff = backoff
-
-    def _calculate_retry_timeout(self, remaining_retries: int, options: Any,
-                                 response_headers: Any = None) -> float:
-        retry = options.get_max_retries(self.max_retries) - remaining_retries
-        return self._backoff.wait(retry, self._parse_retry_after_header(response_headers))
 
 
 class AnthropicBackend:
@@ -79,7 +70,7 @@ class AnthropicBackend:
                        followup: Sequence[ChatTurn] = ()) -> Completion:
         system = system_message(prompt.instructions, prompt.labels,
                                 "tool" if self.structured else "text")
-        messages: list[MessageParam] = [{"role": "user", "content": user_message(prompt.text)}]
+        messages = [{"role": "user", "content": user_message(prompt.text)}]
         for turn in followup:
             messages.append({"role": turn.role, "content": turn.content})
         tool = {"name": TOOL_NAME, "description": "Record the label of the text.",
@@ -91,8 +82,8 @@ class AnthropicBackend:
         with recording_retries() as waits:
             try:
                 response = await self.client.messages.create(
-                    model=self.model, max_tokens=self.max_output_tokens, messages=messages,
-                    extra_body=options)
+                    model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
+                    messages=cast("list[MessageParam]", messages))
             except anthropic.APIError as exc:
                 raise backend_error(exc, name=self.name, secret=self._secret,
                                     retries=len(waits)) from None

@@ -10,20 +10,21 @@ by ``request_extra = {"response_format": null}``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from tracer_stream.llm.prompt import (
     SCHEMA_NAME,
+    AnswerFormat,
     answer_from_json,
     label_schema,
     system_message,
     user_message,
 )
 from tracer_stream.llm.sdk import (
-    Backoff,
+    BackoffHook,
     ClientSettings,
     backend_error,
     bad_response,
@@ -37,17 +38,8 @@ from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class _Client(openai.AsyncOpenAI):
+class _Client(BackoffHook, openai.AsyncOpenAI):
     """``AsyncOpenAI`` whose retry waits follow our :class:`Backoff`."""
-
-    def __init__(self, *, backoff: Backoff, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._backoff = backoff
-
-    def _calculate_retry_timeout(self, remaining_retries: int, options: Any,
-                                 response_headers: Any = None) -> float:
-        retry = options.get_max_retries(self.max_retries) - remaining_retries
-        return self._backoff.wait(retry, self._parse_retry_after_header(response_headers))
 
 
 class OpenAIBackend:
@@ -74,8 +66,8 @@ class OpenAIBackend:
 
     async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion:
-        answer = "json_schema" if self.structured else "text"
-        messages: list[ChatCompletionMessageParam] = [
+        answer: AnswerFormat = "json_schema" if self.structured else "text"
+        messages = [
             {"role": "system", "content": system_message(prompt.instructions, prompt.labels,
                                                          answer)},
             {"role": "user", "content": user_message(prompt.text)},
@@ -91,7 +83,8 @@ class OpenAIBackend:
         with recording_retries() as waits:
             try:
                 response = await self.client.chat.completions.create(
-                    model=self.model, messages=messages, extra_body=options)
+                    model=self.model, extra_body=options,
+                    messages=cast("list[ChatCompletionMessageParam]", messages))
             except openai.APIError as exc:
                 raise backend_error(exc, name=self.name, secret=self._secret,
                                     retries=len(waits)) from None

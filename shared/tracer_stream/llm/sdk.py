@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anthropic
 import httpx2
@@ -83,6 +83,26 @@ class Backoff:
         if waits is not None:
             waits.append(seconds)
         return seconds
+
+
+class BackoffHook:
+    """Mixin for ``AsyncOpenAI`` / ``AsyncAnthropic``: their retry waits follow a
+    :class:`Backoff` (both SDKs ask ``_calculate_retry_timeout`` how long to wait)."""
+
+    if TYPE_CHECKING:
+        max_retries: int
+
+        def _parse_retry_after_header(self, response_headers: httpx2.Headers | None = None
+                                      ) -> float | None: ...
+
+    def __init__(self, *, backoff: Backoff, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._backoff = backoff
+
+    def _calculate_retry_timeout(self, remaining_retries: int, options: Any,
+                                 response_headers: httpx2.Headers | None = None) -> float:
+        retry = options.get_max_retries(self.max_retries) - remaining_retries
+        return self._backoff.wait(retry, self._parse_retry_after_header(response_headers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +209,6 @@ def merge_body(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return {k: v for k, v in merged.items() if v is not None}
 
 
-__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "ClientSettings", "Transport",
+__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings", "Transport",
            "backend_error", "bad_response", "http_client", "merge_body", "rate_limiter",
            "recording_retries", "redact", "token_count"]

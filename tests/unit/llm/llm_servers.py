@@ -12,13 +12,15 @@ answer through, the worst case for the client's parser. Errors use each provider
 body; ``headers`` (e.g. ``Retry-After``) and ``delay_s`` (timeouts) are applied as given.
 Every request is recorded, and the server tracks how many were in flight at once.
 
-Run alone (for benchmarks): ``python -m tests.unit.llm.llm_servers openai --delay 1.0``
-prints ``port <n>`` and serves until killed.
+Run alone (benchmarks), the same protocol code on an asyncio (aiohttp) server:
+``python -m tests.unit.llm.llm_servers openai --delay 1.0`` prints ``port <n>`` and serves
+until killed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import threading
@@ -28,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from aiohttp import web
 
 Protocol = Literal["openai", "anthropic"]
 ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
@@ -86,10 +90,11 @@ def system_prompt(body: dict[str, Any]) -> str:
     return "".join(str(m["content"]) for m in body["messages"] if m["role"] == "system")
 
 
-class FakeLLMServer:
+class FakeLLM:
+    """The protocol side of a fake server: scripted replies, recording, rendering."""
+
     def __init__(self, protocol: Protocol = "openai",
-                 responder: Callable[[dict[str, Any]], Reply] | None = None,
-                 port: int = 0) -> None:
+                 responder: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.protocol = protocol
         self.responder = responder or (lambda _body: Reply("positive"))
         self.script: list[Reply] = []
@@ -98,31 +103,10 @@ class FakeLLMServer:
         self.max_in_flight = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        root = f"http://127.0.0.1:{self.port}"
-        return root + "/v1" if self.protocol == "openai" else root
 
     @property
     def path(self) -> str:
         return "/v1/chat/completions" if self.protocol == "openai" else "/v1/messages"
-
-    def start(self) -> FakeLLMServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def next_reply(self, recorded: Recorded) -> Reply:
         with self._lock:
@@ -141,13 +125,13 @@ class FakeLLMServer:
         if reply.body is not None:
             return reply.body
         if reply.status >= 400:
-            return json.dumps(self._error(reply.status)).encode()
+            return json.dumps(self.error(reply.status)).encode()
         document = (self._chat_completion(reply, request) if self.protocol == "openai"
                     else self._message(reply, request))
         return json.dumps(document).encode()
 
-    def _error(self, status: int) -> dict[str, Any]:
-        message = f"error {status}"
+    def error(self, status: int, message: str | None = None) -> dict[str, Any]:
+        message = message or f"error {status}"
         if self.protocol == "openai":
             return {"error": {"message": message, "type": "test_error", "param": None,
                               "code": None}}
@@ -211,6 +195,35 @@ class FakeLLMServer:
         return None
 
 
+class FakeLLMServer(FakeLLM):
+    """A :class:`FakeLLM` behind a threaded HTTP server on a free loopback port."""
+
+    def __init__(self, protocol: Protocol = "openai",
+                 responder: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+        super().__init__(protocol, responder)
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        root = f"http://127.0.0.1:{self.port}"
+        return root + "/v1" if self.protocol == "openai" else root
+
+    def start(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class _QuietServer(ThreadingHTTPServer):
     request_queue_size = 1024
 
@@ -218,7 +231,7 @@ class _QuietServer(ThreadingHTTPServer):
         """Clients that time out close their socket; that is expected here."""
 
 
-def _handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+def _handler(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -226,15 +239,13 @@ def _handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             if self.path != server.path:
-                self._send(404, json.dumps(server._error(404)).encode(), {})
+                self._send(404, json.dumps(server.error(404)).encode(), {})
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             body = json.loads(raw)
             problem = server.check(headers, body)
             if problem is not None:
-                error = server._error(problem[0])
-                error["error"]["message"] = problem[1]
-                self._send(problem[0], json.dumps(error).encode(), {})
+                self._send(problem[0], json.dumps(server.error(*problem)).encode(), {})
                 return
             reply = server.next_reply(Recorded(self.path, headers, body))
             try:
@@ -272,6 +283,40 @@ def running(protocol: Protocol = "openai",
         server.stop()
 
 
+async def serve_async(fake: FakeLLM, port: int = 0) -> None:
+    """Serve ``fake`` on asyncio (aiohttp) until cancelled; prints ``port <n>`` once bound.
+    The threaded server of the tests becomes the bottleneck at hundreds of calls in flight,
+    this one does not (benchmarks)."""
+    async def handle(request: web.Request) -> web.Response:
+        if request.path != fake.path:
+            return web.json_response(fake.error(404), status=404)
+        body = await request.json()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        problem = fake.check(headers, body)
+        if problem is not None:
+            return web.json_response(fake.error(*problem), status=problem[0])
+        reply = fake.next_reply(Recorded(request.path, headers, body))
+        try:
+            await asyncio.sleep(reply.delay_s)
+            return web.Response(status=reply.status, body=fake.render(reply, body),
+                                headers=reply.headers, content_type="application/json")
+        finally:
+            fake.done()
+
+    app = web.Application()
+    app.router.add_post(fake.path, handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
+    print(f"port {sockets[0].getsockname()[1]}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
 def main() -> None:
     """Serve one protocol with a fixed answer and latency until killed (benchmarks)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -279,10 +324,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds per answer")
     parser.add_argument("--answer", default="positive")
     args = parser.parse_args()
-    server = FakeLLMServer(args.protocol, lambda _body: Reply(args.answer,
-                                                              delay_s=args.delay))
-    print(f"port {server.port}", flush=True)
-    server._server.serve_forever(0.05)
+    fake = FakeLLM(args.protocol, lambda _body: Reply(args.answer, delay_s=args.delay))
+    asyncio.run(serve_async(fake))
 
 
 if __name__ == "__main__":
