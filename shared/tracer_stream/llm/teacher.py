@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class Teacher:
-    """Labels texts with ``backend``; safe to call concurrently from one event loop."""
+    """Labels texts with ``backend``; safe to call concurrently from one event loop, and
+    always from that same loop (the SDK clients' HTTP sessions belong to it)."""
 
     def __init__(self, backend: Backend, *, pricing: Pricing | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
