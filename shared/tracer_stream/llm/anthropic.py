@@ -18,11 +18,10 @@ from tracer_stream.llm.prompt import TOOL_NAME, label_schema, system_message, us
 from tracer_stream.llm.sdk import (
     BackoffHook,
     ClientSettings,
-    backend_error,
     bad_response,
     http_client,
     merge_body,
-    recording_retries,
+    sdk_call,
     token_count,
 )
 from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
@@ -79,16 +78,10 @@ class AnthropicBackend:
         # that request_extra can override or (with null) remove any of it.
         options = merge_body({"system": system, "temperature": 0, "tools": [tool],
                               "tool_choice": {"type": "tool", "name": TOOL_NAME}}, self.extra)
-        with recording_retries() as waits:
-            try:
-                response = await self.client.messages.create(
-                    model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
-                    messages=cast("list[MessageParam]", messages))
-            except anthropic.APIError as exc:
-                raise backend_error(exc, name=self.name, secret=self._secret,
-                                    retries=len(waits)) from None
-            except ValueError:  # a success status with a body that is not JSON
-                raise bad_response(self.name, "not JSON", len(waits)) from None
+        with sdk_call(self.name, self._secret) as waits:
+            response = await self.client.messages.create(
+                model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
+                messages=cast("list[MessageParam]", messages))
         try:
             answer, raw = _answer(response.content)
             usage = response.usage
@@ -110,5 +103,6 @@ def _answer(blocks: Sequence[ContentBlock]) -> tuple[str, str]:
         if block.type == "text":
             text += block.text
     return text, text
+
 
 __all__ = ["DEFAULT_BASE_URL", "AnthropicBackend", "sdk_base_url"]

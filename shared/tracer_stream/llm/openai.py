@@ -26,11 +26,10 @@ from tracer_stream.llm.prompt import (
 from tracer_stream.llm.sdk import (
     BackoffHook,
     ClientSettings,
-    backend_error,
     bad_response,
     http_client,
     merge_body,
-    recording_retries,
+    sdk_call,
     token_count,
 )
 from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
@@ -80,16 +79,10 @@ class OpenAIBackend:
         options = merge_body({"temperature": 0, "max_tokens": self.max_output_tokens,
                               "response_format": {"type": "json_schema",
                                                   "json_schema": schema}}, self.extra)
-        with recording_retries() as waits:
-            try:
-                response = await self.client.chat.completions.create(
-                    model=self.model, extra_body=options,
-                    messages=cast("list[ChatCompletionMessageParam]", messages))
-            except openai.APIError as exc:
-                raise backend_error(exc, name=self.name, secret=self._secret,
-                                    retries=len(waits)) from None
-            except ValueError:  # a success status with a body that is not JSON
-                raise bad_response(self.name, "not JSON", len(waits)) from None
+        with sdk_call(self.name, self._secret) as waits:
+            response = await self.client.chat.completions.create(
+                model=self.model, extra_body=options,
+                messages=cast("list[ChatCompletionMessageParam]", messages))
         try:
             message = response.choices[0].message
             raw = message.content or (f"refusal: {message.refusal}" if message.refusal
@@ -102,5 +95,6 @@ class OpenAIBackend:
             input_tokens=token_count(usage.prompt_tokens if usage else 0),
             output_tokens=token_count(usage.completion_tokens if usage else 0),
             retries=len(waits))
+
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend"]

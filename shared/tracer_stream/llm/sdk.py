@@ -59,6 +59,19 @@ def recording_retries() -> Iterator[list[float]]:
         _retry_waits.reset(token)
 
 
+@contextmanager
+def sdk_call(name: str, secret: str | None) -> Iterator[list[float]]:
+    """One logical SDK call: yields its retry waits, raises a :class:`BackendError` for a
+    typed SDK error (see :func:`backend_error`) or a success body that is not JSON."""
+    with recording_retries() as waits:
+        try:
+            yield waits
+        except (openai.APIError, anthropic.APIError) as exc:
+            raise backend_error(exc, name=name, secret=secret, retries=len(waits)) from None
+        except ValueError:
+            raise bad_response(name, "not JSON", len(waits)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Exponential backoff with full jitter: retry ``n`` (0 for the first) waits a uniform
@@ -211,4 +224,4 @@ def merge_body(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
 
 __all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings", "Transport",
            "backend_error", "bad_response", "http_client", "merge_body", "rate_limiter",
-           "recording_retries", "redact", "token_count"]
+           "recording_retries", "redact", "sdk_call", "token_count"]
