@@ -9,6 +9,7 @@ import json
 import logging
 from typing import Any
 
+import openai
 import pytest
 
 from tests.unit.llm.llm_servers import FakeLLMServer, Reply, prompt_text, running, system_prompt
@@ -240,3 +241,22 @@ def test_an_openai_refusal_is_an_answer_outside_the_label_space(
         label(make_teacher(openai_server))
     assert caught.value.reason == "unparseable_answer"
     assert caught.value.raw_answer == "refusal: I cannot help"
+
+
+def test_the_fake_openai_server_answers_a_forced_function_call_the_sdk_parses(
+        openai_server: FakeLLMServer) -> None:
+    openai_server.script = [Reply("negative")]
+    tool = {"type": "function", "function": {"name": "record_label", "parameters": {
+        "type": "object", "properties": {"label": {"type": "string"}}}}}
+
+    async def go() -> Any:
+        async with openai.AsyncOpenAI(api_key=KEY, base_url=openai_server.base_url) as client:
+            return await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}], tools=[tool],
+                tool_choice={"type": "function", "function": {"name": "record_label"}})
+
+    response = asyncio.run(go())
+    [call] = response.choices[0].message.tool_calls
+    assert call.function.name == "record_label"
+    assert json.loads(call.function.arguments) == {"label": "negative"}
+    assert response.choices[0].finish_reason == "tool_calls"

@@ -19,6 +19,7 @@ from tracer_stream.llm import (
     Teacher,
     TeacherError,
     build_teacher,
+    client_settings,
     load_replay_file,
 )
 
@@ -128,5 +129,7 @@ def test_build_teacher_from_settings(tmp_path: Path) -> None:
     assert str(openai.backend.client.base_url) == "https://api.openai.com/v1/"
     assert openai.backend.client.api_key == "sk-from-settings"
     assert openai.backend.client.timeout == 30.0
+    assert "sk-from-settings" not in repr(client_settings(
+        WorkerSettings(api_key="sk-from-settings")))
     for teacher in (anthropic, openai):
         asyncio.run(teacher.aclose())
