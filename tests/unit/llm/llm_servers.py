@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -307,10 +308,11 @@ async def serve_async(fake: FakeLLM, port: int = 0) -> None:
     app.router.add_post(fake.path, handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", port))
+    site = web.SockSite(runner, listener, backlog=1024)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
-    print(f"port {sockets[0].getsockname()[1]}", flush=True)
+    print(f"port {listener.getsockname()[1]}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
