@@ -176,7 +176,7 @@ class WorkerService:
     async def _label(self, request: LLMRequest, task: Task, origin: Origin) -> list[Outbound]:
         started_at = now()
         try:
-            prompt = task.render_prompt(request.text)
+            prompt = task.render_instructions()
         except (KeyError, IndexError, ValueError) as exc:
             return [dead_letter("invalid_task", f"cannot render the prompt of task "
                                 f"{task.name!r}: {exc!r}", origin=origin, topics=self.topics,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.procs import ServiceProcess, env_with, wait_until
-from tests.unit.llm.llm_servers import FakeLLMServer, Reply, prompt_text, running
+from tests.unit.llm.llm_servers import FakeLLMServer, Reply, is_followup, prompt_text, running
 from tracer_stream.bus import BatchConsumer, Producer, ensure_topics
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, Message, RoutedLabel, Trace, decode
@@ -33,7 +33,7 @@ Outputs = dict[str, list[Any]]
 
 
 def teacher_reply(body: dict[str, Any]) -> Reply:
-    if len(body["messages"]) > 1:
+    if is_followup(body):
         first = prompt_text(body)
         return Reply("negative" if first == "corrected please" else "still unsure")
     return Reply(ANSWERS.get(prompt_text(body), "neutral"), input_tokens=80, output_tokens=2)
@@ -263,7 +263,7 @@ def test_anthropic_backend_retries_a_429_then_labels(
         assert "sk-ant-integration-SECRET" not in worker.output()
         recorded = server.requests
     assert [r.path for r in recorded] == ["/v1/messages", "/v1/messages"]  # 429, then 200
-    assert recorded[-1].headers.get("x-api-key") == "sk-ant-integration-SECRET"
+    assert recorded[-1].api_key == "sk-ant-integration-SECRET"
     [label] = by_id(got["labels"])[request.request_id]
     [trace] = by_id(got["traces"])[request.request_id]
     assert (label.label, label.source) == ("negative", "llm")

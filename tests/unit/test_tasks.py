@@ -8,9 +8,10 @@ import pytest
 
 from tracer_stream.errors import ConfigError
 from tracer_stream.tasks import Task, load_task_file
+from tracer_stream.tasks.model import TEXT_IN_USER_MESSAGE
 
 
-def test_yaml_task_file_loads_and_renders_a_prompt(tmp_path: Path) -> None:
+def test_yaml_task_file_loads_and_renders_its_instructions(tmp_path: Path) -> None:
     path = tmp_path / "tasks.yaml"
     path.write_text(
         "- name: support\n  description: Support messages.\n  alpha: 0.9\n"
@@ -21,9 +22,10 @@ def test_yaml_task_file_loads_and_renders_a_prompt(tmp_path: Path) -> None:
     support, spam = load_task_file(path)
     assert support.alpha == 0.9 and spam.alpha == 0.95
     assert support.label_names == ("refund", "cancel")
-    prompt = support.render_prompt("I want my money back")
-    assert "- cancel: stop an order (e.g. 'cancel it please')" in prompt
-    assert prompt.rstrip().endswith("Text: I want my money back\nLabel:")
+    instructions = support.render_instructions()
+    assert "- cancel: stop an order (e.g. 'cancel it please')" in instructions
+    assert "task 'support'. Support messages." in instructions
+    assert "{" not in instructions and "Text:" not in instructions
     assert Task.from_json(support.to_json()) == support
 
 
@@ -35,7 +37,9 @@ def test_yaml_task_file_loads_and_renders_a_prompt(tmp_path: Path) -> None:
         ("name: 'bad name'\nlabels: [a, b]\n", "name"),
         ("name: t\nlabels: [a, b]\nalpha: 1.5\n", "alpha"),
         ("name: t\nlabels: [a, b]\ncolour: red\n", "colour"),
-        ("name: t\nlabels: [a, b]\nprompt_template: 'no placeholders'\n", "{text}"),
+        ("name: t\nlabels: [a, b]\nprompt_template: 'no placeholders'\n", "{labels}"),
+        ("name: t\nlabels: [a, b]\nprompt_template: '{labels} {user}'\n", "['user']"),
+        ("name: t\nlabels: [a, b]\nprompt_template: '{labels} {'\n", "not a valid template"),
         ("name: [unclosed\n", "not valid YAML"),
     ],
 )
@@ -46,6 +50,16 @@ def test_bad_task_files_name_the_problem(tmp_path: Path, body: str, says: str) -
         load_task_file(path)
     assert says in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_a_legacy_text_placeholder_never_inlines_user_text() -> None:
+    legacy = Task(name="old", labels=["a", "b"],
+                  prompt_template="Pick one of:\n{labels}\nText: {text}\nLabel:")
+    instructions = legacy.render_instructions()
+    assert instructions == ("Pick one of:\n- a\n- b\n"
+                            f"Text: {TEXT_IN_USER_MESSAGE}\nLabel:")
+    assert Task(name="braces", labels=["a", "b"],
+                prompt_template="{{json}} {labels}").render_instructions() == "{json} - a\n- b"
 
 
 def test_missing_file() -> None:

@@ -1,64 +1,108 @@
-"""Anthropic Messages API: ``POST {base_url}/v1/messages`` with ``x-api-key`` and
-``anthropic-version`` headers."""
+"""Anthropic Messages through the official ``anthropic`` SDK.
+
+The answer is constrained with a forced tool call (``tool_choice`` names the tool) whose
+input schema has ``label`` as an enum of the task's labels. ``request_extra =
+{"tools": null, "tool_choice": null}`` asks for plain text instead.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-import httpx
+import anthropic
+from anthropic.types import ContentBlock, MessageParam
 
-from tracer_stream.llm.http_base import HTTPBackend, bad_response, merge_body, token_count
-from tracer_stream.llm.types import ChatTurn, Completion
+from tracer_stream.llm.prompt import TOOL_NAME, label_schema, system_message, user_message
+from tracer_stream.llm.sdk import (
+    BackoffHook,
+    ClientSettings,
+    bad_response,
+    http_client,
+    merge_body,
+    sdk_call,
+    token_count,
+)
+from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-API_VERSION = "2023-06-01"
 
 
-def messages_url(base_url: str | None) -> str:
-    """``.../v1/messages`` whether or not the base URL already ends in ``/v1``."""
+def sdk_base_url(base_url: str | None) -> str:
+    """The SDK appends ``/v1/messages`` itself; a configured URL may end in ``/v1`` or not.
+
+    >>> sdk_base_url("http://proxy:8080/v1/"), sdk_base_url(None)
+    ('http://proxy:8080', 'https://api.anthropic.com')
+    """
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+    return base.removesuffix("/v1")
 
 
-class AnthropicBackend(HTTPBackend):
-    """One message per call, temperature 0, the answer from the text content blocks."""
+class _Client(BackoffHook, anthropic.AsyncAnthropic):
+    """``AsyncAnthropic`` whose retry waits follow our :class:`Backoff`."""
 
-    def __init__(self, *, model: str, base_url: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 30.0, max_output_tokens: int = 64,
-                 extra: Mapping[str, Any] | None = None, max_connections: int = 16,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"anthropic-version": API_VERSION}
-        if api_key:
-            headers["x-api-key"] = api_key
-        super().__init__(url=messages_url(base_url), headers=headers, secret=api_key,
-                         timeout_s=timeout_s, max_connections=max_connections,
-                         transport=transport)
+
+class AnthropicBackend:
+    """One message per logical call, temperature 0, the label from a forced tool call."""
+
+    def __init__(self, *, model: str, client: ClientSettings | None = None,
+                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
+        settings = client or ClientSettings()
         self.name = f"anthropic:{model}"
         self.model = model
         self.max_output_tokens = max_output_tokens
         self.extra = dict(extra or {})
+        self.structured = self.extra.get("tools", True) is not None
+        self._secret = settings.api_key
+        self.client = _Client(
+            backoff=settings.backoff, api_key=settings.key,
+            base_url=sdk_base_url(settings.base_url), timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
+            http_client=http_client({"httpx": anthropic.DefaultAsyncHttpxClient,
+                                     "aiohttp": anthropic.DefaultAioHttpClient}, settings))
 
-    async def classify(self, prompt: str, *, labels: Sequence[str], text: str | None = None,
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion:
-        messages = [{"role": "user", "content": prompt}]
-        messages += [{"role": turn.role, "content": turn.content} for turn in followup]
-        body = merge_body({"model": self.model, "messages": messages, "temperature": 0,
-                           "max_tokens": self.max_output_tokens}, self.extra)
-        data = await self.post_json(body)
-        blocks = data.get("content")
-        if not isinstance(blocks, list):
-            raise bad_response(self.url, "no content list")
-        answer = "".join(str(b.get("text", "")) for b in blocks
-                         if isinstance(b, dict) and b.get("type") == "text")
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
-        return Completion(
-            text=answer,
-            input_tokens=token_count(usage.get("input_tokens")),
-            output_tokens=token_count(usage.get("output_tokens")),
-            raw=data,
-        )
+        system = system_message(prompt.instructions, prompt.labels,
+                                "tool" if self.structured else "text")
+        messages = [{"role": "user", "content": user_message(prompt.text)}]
+        for turn in followup:
+            messages.append({"role": turn.role, "content": turn.content})
+        tool = {"name": TOOL_NAME, "description": "Record the label of the text.",
+                "input_schema": label_schema(prompt.labels)}
+        # Everything but the model, the messages and max_tokens goes through extra_body so
+        # that request_extra can override or (with null) remove any of it.
+        options = merge_body({"system": system, "temperature": 0, "tools": [tool],
+                              "tool_choice": {"type": "tool", "name": TOOL_NAME}}, self.extra)
+        with sdk_call(self.name, self._secret) as waits:
+            response = await self.client.messages.create(
+                model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
+                messages=cast("list[MessageParam]", messages))
+        try:
+            answer, raw = _answer(response.content)
+            usage = response.usage
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+        except (AttributeError, TypeError):
+            raise bad_response(self.name, "no content blocks", len(waits)) from None
+        return Completion(answer=answer, raw=raw, input_tokens=token_count(input_tokens),
+                          output_tokens=token_count(output_tokens), retries=len(waits))
 
 
-__all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicBackend", "messages_url"]
+def _answer(blocks: Sequence[ContentBlock]) -> tuple[str, str]:
+    """``(label candidate, raw output)``: the forced tool call's ``label``, or the text."""
+    text = ""
+    for block in blocks:
+        if block.type == "tool_use" and block.name == TOOL_NAME:
+            raw = json.dumps(block.input, ensure_ascii=False)
+            label = block.input.get("label") if isinstance(block.input, dict) else None
+            return (label if isinstance(label, str) else raw), raw
+        if block.type == "text":
+            text += block.text
+    return text, text
+
+
+__all__ = ["DEFAULT_BASE_URL", "AnthropicBackend", "sdk_base_url"]

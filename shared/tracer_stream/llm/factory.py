@@ -2,50 +2,60 @@
 
 from __future__ import annotations
 
-import httpx
-
 from tracer_stream.config import WorkerSettings
 from tracer_stream.errors import ConfigError
 from tracer_stream.llm.anthropic import AnthropicBackend
 from tracer_stream.llm.openai import OpenAIBackend
-from tracer_stream.llm.ratelimit import TokenBucket
-from tracer_stream.llm.replay import ReplayBackend
-from tracer_stream.llm.retry import RetryPolicy
+from tracer_stream.llm.replay import ReplayBackend, load_replay_file
+from tracer_stream.llm.sdk import (
+    DEFAULT_TRANSPORT,
+    Backoff,
+    ClientSettings,
+    Transport,
+    rate_limiter,
+)
 from tracer_stream.llm.teacher import Teacher
 from tracer_stream.llm.types import Backend, Pricing
 
 
+def client_settings(settings: WorkerSettings,
+                    transport: Transport = DEFAULT_TRANSPORT) -> ClientSettings:
+    """The SDK client configuration: URL, key, timeout, retries, backoff, pool size
+    (``max_concurrency``, the worker's bound on calls in flight) and rate limit."""
+    return ClientSettings(
+        base_url=settings.base_url,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        timeout_s=settings.timeout_s, max_retries=settings.max_retries,
+        backoff=Backoff(settings.backoff_base_s, settings.backoff_max_s),
+        max_connections=settings.max_concurrency, transport=transport,
+        limiter=rate_limiter(settings.rate_limit_per_s))
+
+
 def build_backend(settings: WorkerSettings,
-                  transport: httpx.AsyncBaseTransport | None = None) -> Backend:
+                  transport: Transport = DEFAULT_TRANSPORT) -> Backend:
     """The backend named by ``settings.backend``."""
+    client = client_settings(settings, transport)
     if settings.backend == "replay":
         if settings.replay_file is None:
             raise ConfigError("the replay backend needs TRACER_STREAM_WORKER_REPLAY_FILE")
-        return ReplayBackend.from_file(settings.replay_file,
-                                       latency_ms=settings.replay_latency_ms,
-                                       error_rate=settings.replay_error_rate,
-                                       seed=settings.replay_seed)
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        return ReplayBackend(load_replay_file(settings.replay_file),
+                             source=settings.replay_file.name,
+                             latency_ms=settings.replay_latency_ms,
+                             error_rate=settings.replay_error_rate, seed=settings.replay_seed,
+                             max_retries=client.max_retries, backoff=client.backoff,
+                             limiter=client.limiter)
     cls = AnthropicBackend if settings.backend == "anthropic" else OpenAIBackend
-    return cls(model=settings.model, base_url=settings.base_url, api_key=api_key,
-               timeout_s=settings.timeout_s, max_output_tokens=settings.max_output_tokens,
-               extra=settings.request_extra, max_connections=settings.max_concurrency,
-               transport=transport)
+    return cls(model=settings.model, client=client,
+               max_output_tokens=settings.max_output_tokens, extra=settings.request_extra)
 
 
 def build_teacher(settings: WorkerSettings,
-                  transport: httpx.AsyncBaseTransport | None = None) -> Teacher:
-    """Backend + retries + rate limit + concurrency bound + pricing, as configured."""
-    limiter = TokenBucket(settings.rate_limit_per_s) if settings.rate_limit_per_s > 0 else None
-    return Teacher(
-        build_backend(settings, transport),
-        policy=RetryPolicy(settings.max_retries, settings.backoff_base_s,
-                           settings.backoff_max_s),
-        pricing=Pricing(settings.price_per_call_usd, settings.price_per_1k_input_tokens_usd,
-                        settings.price_per_1k_output_tokens_usd),
-        max_concurrency=settings.max_concurrency,
-        limiter=limiter,
-    )
+                  transport: Transport = DEFAULT_TRANSPORT) -> Teacher:
+    """The configured backend with the configured pricing."""
+    return Teacher(build_backend(settings, transport),
+                   pricing=Pricing(settings.price_per_call_usd,
+                                   settings.price_per_1k_input_tokens_usd,
+                                   settings.price_per_1k_output_tokens_usd))
 
 
-__all__ = ["build_backend", "build_teacher"]
+__all__ = ["build_backend", "build_teacher", "client_settings"]

@@ -1,57 +1,100 @@
-"""OpenAI-compatible chat completions: OpenAI, vLLM, Ollama, LiteLLM, TGI, llama.cpp server.
+"""OpenAI-compatible chat completions through the official ``openai`` SDK: OpenAI, vLLM,
+Ollama, LiteLLM, TGI, llama.cpp server (any of them by ``base_url``, e.g.
+``http://localhost:11434/v1``).
 
-``POST {base_url}/chat/completions`` with ``Authorization: Bearer <key>`` (omitted when no
-key is configured, as local servers need none).
+The answer is constrained with ``response_format`` = a strict JSON schema whose ``label`` is
+an enum of the task's labels. Servers without structured output can be asked for plain text
+by ``request_extra = {"response_format": null}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-import httpx
+import openai
+from openai.types.chat import ChatCompletionMessageParam
 
-from tracer_stream.llm.http_base import HTTPBackend, bad_response, merge_body, token_count
-from tracer_stream.llm.types import ChatTurn, Completion
+from tracer_stream.llm.prompt import (
+    SCHEMA_NAME,
+    AnswerFormat,
+    answer_from_json,
+    label_schema,
+    system_message,
+    user_message,
+)
+from tracer_stream.llm.sdk import (
+    BackoffHook,
+    ClientSettings,
+    bad_response,
+    http_client,
+    merge_body,
+    sdk_call,
+    token_count,
+)
+from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIBackend(HTTPBackend):
-    """One chat completion per call, temperature 0, the answer from the first choice."""
+class _Client(BackoffHook, openai.AsyncOpenAI):
+    """``AsyncOpenAI`` whose retry waits follow our :class:`Backoff`."""
 
-    def __init__(self, *, model: str, base_url: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 30.0, max_output_tokens: int = 64,
-                 extra: Mapping[str, Any] | None = None, max_connections: int = 16,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/chat/completions"
-        super().__init__(url=url, headers=headers, secret=api_key, timeout_s=timeout_s,
-                         max_connections=max_connections, transport=transport)
+
+class OpenAIBackend:
+    """One chat completion per logical call, temperature 0, structured output."""
+
+    def __init__(self, *, model: str, client: ClientSettings | None = None,
+                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
+        settings = client or ClientSettings()
         self.name = f"openai:{model}"
         self.model = model
         self.max_output_tokens = max_output_tokens
         self.extra = dict(extra or {})
+        self.structured = self.extra.get("response_format", True) is not None
+        self._secret = settings.api_key
+        self.client = _Client(
+            backoff=settings.backoff, api_key=settings.key,
+            base_url=settings.base_url or DEFAULT_BASE_URL, timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
+            http_client=http_client({"httpx": openai.DefaultAsyncHttpxClient,
+                                     "aiohttp": openai.DefaultAioHttpClient}, settings))
 
-    async def classify(self, prompt: str, *, labels: Sequence[str], text: str | None = None,
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion:
-        messages = [{"role": "user", "content": prompt}]
-        messages += [{"role": turn.role, "content": turn.content} for turn in followup]
-        body = merge_body({"model": self.model, "messages": messages, "temperature": 0,
-                           "max_tokens": self.max_output_tokens}, self.extra)
-        data = await self.post_json(body)
+        answer: AnswerFormat = "json_schema" if self.structured else "text"
+        messages = [
+            {"role": "system", "content": system_message(prompt.instructions, prompt.labels,
+                                                         answer)},
+            {"role": "user", "content": user_message(prompt.text)},
+        ]
+        for turn in followup:
+            messages.append({"role": turn.role, "content": turn.content})
+        schema = {"name": SCHEMA_NAME, "strict": True, "schema": label_schema(prompt.labels)}
+        # Everything but the model and the messages goes through extra_body so that
+        # request_extra can override or (with null) remove any of it.
+        options = merge_body({"temperature": 0, "max_tokens": self.max_output_tokens,
+                              "response_format": {"type": "json_schema",
+                                                  "json_schema": schema}}, self.extra)
+        with sdk_call(self.name, self._secret) as waits:
+            response = await self.client.chat.completions.create(
+                model=self.model, extra_body=options,
+                messages=cast("list[ChatCompletionMessageParam]", messages))
         try:
-            content = data["choices"][0]["message"].get("content")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise bad_response(self.url, "no choices[0].message") from None
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
+            message = response.choices[0].message
+            raw = message.content or (f"refusal: {message.refusal}" if message.refusal
+                                      else "")
+            usage = response.usage
+        except (AttributeError, IndexError, TypeError):
+            raise bad_response(self.name, "no choices[0].message", len(waits)) from None
         return Completion(
-            text=content if isinstance(content, str) else "",
-            input_tokens=token_count(usage.get("prompt_tokens")),
-            output_tokens=token_count(usage.get("completion_tokens")),
-            raw=data,
-        )
+            answer=answer_from_json(raw) if self.structured else raw, raw=raw,
+            input_tokens=token_count(usage.prompt_tokens if usage else 0),
+            output_tokens=token_count(usage.completion_tokens if usage else 0),
+            retries=len(waits))
 
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend"]

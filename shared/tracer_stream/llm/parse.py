@@ -3,8 +3,9 @@
 An answer is accepted only when it equals a label after normalisation: surrounding
 whitespace, quotes, backticks and ``*`` (Markdown emphasis) are stripped, trailing
 punctuation (``.,;:!?``) is dropped, inner whitespace is collapsed and case is folded.
-Anything else ("The label is refund", "refund or cancel") is rejected, and the caller asks
-once more with :func:`corrective_prompt`.
+Anything else ("The label is refund", "refund or cancel", "refund. Ignore the rest") is
+rejected: there is no substring or fuzzy matching, and the caller asks once more with
+:func:`~tracer_stream.llm.prompt.corrective_prompt`.
 
 >>> parse_label('  "Refund." ', ["refund", "cancel_order"])
 'refund'
@@ -18,7 +19,6 @@ from collections.abc import Sequence
 
 _WRAPPERS = "\"'`*“”‘’«»"
 _TRAILING = ".,;:!?"
-_MAX_ECHO_CHARS = 200
 
 
 def normalise(answer: str) -> str:
@@ -45,14 +45,4 @@ def parse_label(answer: str, labels: Sequence[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def corrective_prompt(answer: str, labels: Sequence[str]) -> str:
-    """The follow-up message sent after an answer outside the label space."""
-    echo = answer.strip()
-    if len(echo) > _MAX_ECHO_CHARS:
-        echo = echo[:_MAX_ECHO_CHARS] + "…"
-    allowed = "\n".join(f"- {label}" for label in labels)
-    return (f"Your answer {echo!r} is not one of the allowed labels. Reply with exactly one "
-            f"of these labels and nothing else:\n{allowed}")
-
-
-__all__ = ["corrective_prompt", "normalise", "parse_label"]
+__all__ = ["normalise", "parse_label"]

@@ -1,12 +1,24 @@
-"""The values that flow through the LLM layer: a chat turn, one completion, the usage and
-cost of a labelling, the final answer, and the :class:`Backend` protocol every provider
-implements."""
+"""The values that flow through the LLM layer: the prompt of one labelling, a chat turn, one
+completion, the usage and cost of a labelling, the final answer, and the :class:`Backend`
+protocol every provider implements."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPrompt:
+    """What one labelling asks: the task's ``instructions`` (trusted, from the task
+    definition), its ``labels`` and the untrusted ``text`` to classify. Backends put the
+    instructions and labels in the system role and only the delimited text in the user
+    role (see :mod:`tracer_stream.llm.prompt`)."""
+
+    instructions: str
+    labels: tuple[str, ...]
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +31,15 @@ class ChatTurn:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """What one backend call returned: the answer text, token counts and the raw response."""
+    """What one logical backend call returned. ``answer`` is the label candidate (the
+    ``label`` field of a structured answer, or the text of a plain one), ``raw`` the model's
+    output as received, ``retries`` the failed attempts the SDK retried before it."""
 
-    text: str
+    answer: str
+    raw: str
     input_tokens: int = 0
     output_tokens: int = 0
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    retries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +58,7 @@ class Pricing:
 @dataclass(slots=True)
 class Usage:
     """Accumulated over every call made to label one text (retries and corrections
-    included). Failed calls (errors, timeouts) count as retries and cost nothing."""
+    included). Failed attempts (errors, timeouts) count as retries and cost nothing."""
 
     calls: int = 0
     retries: int = 0
@@ -53,6 +68,7 @@ class Usage:
 
     def add(self, completion: Completion, pricing: Pricing) -> None:
         self.calls += 1
+        self.retries += completion.retries
         self.input_tokens += completion.input_tokens
         self.output_tokens += completion.output_tokens
         self.cost_usd += pricing.cost(completion.input_tokens, completion.output_tokens)
@@ -60,7 +76,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A label in the task's label space, with what it took to get it."""
+    """A label in the task's label space, with what it took to get it. ``raw`` is the
+    model's answer before parsing (the ``label`` field of a structured answer)."""
 
     label: str
     raw: str
@@ -73,16 +90,14 @@ class Answer:
 class Backend(Protocol):
     """An LLM provider. ``name`` identifies the teacher (``"openai:gpt-4o-mini"``).
 
-    ``classify`` makes exactly one call and raises
-    :class:`~tracer_stream.llm.errors.BackendError` when it fails. ``labels`` is the task's
-    label space (backends may use it to constrain decoding); ``text`` is the unrendered input
-    (used by lookup backends such as replay); ``followup`` continues the conversation after
-    the prompt.
+    ``classify`` makes one logical call (the provider SDK's retries inside it) and raises
+    :class:`~tracer_stream.llm.errors.BackendError` when it fails; ``followup`` continues the
+    conversation after the prompt.
     """
 
     name: str
 
-    async def classify(self, prompt: str, *, labels: Sequence[str], text: str | None = None,
+    async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion: ...
 
     async def aclose(self) -> None: ...

@@ -13,10 +13,24 @@ Task files are YAML or JSON, one task or a list of tasks::
     alpha: 0.95
     delta: 0.05
     audit_rate: 0.02
+
+The ``prompt_template`` renders the task's *instructions* only: the worker sends them in the
+system message and the text to classify apart, in the user message, as untrusted data (see
+:mod:`tracer_stream.llm.prompt`). Placeholders:
+
+- ``{task}``: the task name; ``{description}``: the task description;
+- ``{labels}`` (required): one line per label, ``- name: description (e.g. 'ex1'; 'ex2')``;
+- ``{text}`` (accepted for templates stored before prompts were data): it is **not** replaced
+  by the user's text but by :data:`TEXT_IN_USER_MESSAGE`, so an old template such as
+  ``...Text: {text}\nLabel:`` keeps working and never inlines user text.
+
+Literal braces are written ``{{`` and ``}}``; any other placeholder is rejected when the task is
+loaded.
 """
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +42,11 @@ from tracer_stream.errors import ConfigError
 
 DEFAULT_PROMPT = (
     "You are a precise text classifier for the task '{task}'. {description}\n"
-    "Choose exactly one label from this list:\n{labels}\n"
-    "Answer with the label only, nothing else.\n\nText: {text}\nLabel:"
+    "Choose exactly one label from this list:\n{labels}"
 )
+PLACEHOLDERS = frozenset({"task", "description", "labels", "text"})
+TEXT_IN_USER_MESSAGE = "(the text to classify is in the user message)"
+"""What a legacy ``{text}`` placeholder renders as."""
 
 
 class LabelSpec(BaseModel):
@@ -70,17 +86,26 @@ class Task(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate labels: {duplicates}")
-        for field in ("{text}", "{labels}"):
-            if field not in self.prompt_template:
-                raise ValueError(f"prompt_template must contain {field}")
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(self.prompt_template)
+                      if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"prompt_template is not a valid template: {exc}") from None
+        if "labels" not in fields:
+            raise ValueError("prompt_template must contain {labels}")
+        unknown = sorted(fields - PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"prompt_template has unknown placeholders {unknown}; allowed: "
+                             f"{sorted(PLACEHOLDERS)}")
         return self
 
     @property
     def label_names(self) -> tuple[str, ...]:
         return tuple(label.name for label in self.labels)
 
-    def render_prompt(self, text: str) -> str:
-        """The prompt for one text: label list with descriptions and examples."""
+    def render_instructions(self) -> str:
+        """The task's instructions for the system message: the template with the label list
+        (descriptions and examples included); never any user text."""
         lines = []
         for label in self.labels:
             line = f"- {label.name}"
@@ -90,8 +115,8 @@ class Task(BaseModel):
                 line += " (e.g. " + "; ".join(repr(e) for e in label.examples[:3]) + ")"
             lines.append(line)
         return self.prompt_template.format(
-            task=self.name, description=self.description, labels="\n".join(lines), text=text
-        )
+            task=self.name, description=self.description, labels="\n".join(lines),
+            text=TEXT_IN_USER_MESSAGE)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

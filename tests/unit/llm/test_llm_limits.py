@@ -1,4 +1,6 @@
-"""Rate limit and concurrency bound, checked by counting (no wall-clock assertions)."""
+"""Client-side rate limit (aiolimiter) and the connection pool: the teacher adds no queue of
+its own, the pool is the only bound. Checked by counting and by the order requests reached
+the server (lower bounds only, no performance figures)."""
 
 from __future__ import annotations
 
@@ -7,65 +9,61 @@ import asyncio
 import pytest
 
 from tests.unit.llm.llm_servers import FakeLLMServer, Reply
-from tracer_stream.llm import OpenAIBackend, Teacher, TokenBucket
+from tracer_stream.llm import Backoff, ClientSettings, OpenAIBackend, Teacher
+from tracer_stream.llm.sdk import Transport, rate_limiter
 
 LABELS = ("positive", "negative")
 
 
-def test_token_bucket_spaces_calls_at_the_configured_rate() -> None:
-    waits: list[float] = []
-    now = [0.0]
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    bucket = TokenBucket(4.0, burst=2.0, clock=lambda: now[0], sleep=fake_sleep)
-
-    async def go() -> list[float]:
-        got = [await bucket.acquire() for _ in range(4)]
-        now[0] = 10.0
-        got.append(await bucket.acquire())
-        return got
-
-    assert asyncio.run(go()) == [0.0, 0.0, 0.25, 0.5, 0.0]
-    assert waits == [0.25, 0.5]
-
-
-def test_token_bucket_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="rate_per_s"):
-        TokenBucket(0)
-    with pytest.raises(ValueError, match="burst"):
-        TokenBucket(1.0, burst=0.5)
-
-
-def test_the_teacher_honours_the_rate_limit(openai_server: FakeLLMServer) -> None:
-    waits: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    limiter = TokenBucket(5.0, clock=lambda: 100.0, sleep=fake_sleep)
-    backend = OpenAIBackend(model="m", base_url=openai_server.base_url)
-    teacher = Teacher(backend, limiter=limiter, max_concurrency=8)
+def run_concurrently(server: FakeLLMServer, calls: int, **settings: object) -> None:
+    client = ClientSettings(base_url=server.base_url, **settings)  # type: ignore[arg-type]
+    teacher = Teacher(OpenAIBackend(model="m", client=client))
 
     async def go() -> None:
-        await asyncio.gather(*(teacher.label(f"t{i}", LABELS) for i in range(6)))
-        await teacher.aclose()
+        try:
+            await asyncio.gather(*(teacher.label("Classify.", LABELS, text=f"t{i}")
+                                   for i in range(calls)))
+        finally:
+            await teacher.aclose()
 
     asyncio.run(go())
-    assert len(openai_server.requests) == 6
-    assert waits == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
 
 
-def test_at_most_max_concurrency_calls_are_in_flight(openai_server: FakeLLMServer) -> None:
+def test_no_rate_limit_when_the_setting_is_zero() -> None:
+    assert rate_limiter(0.0) is None
+    limiter = rate_limiter(4.0)
+    assert limiter is not None and limiter.max_rate == 1 and limiter.time_period == 0.25
+
+
+def test_the_rate_limit_spaces_requests(openai_server: FakeLLMServer) -> None:
+    run_concurrently(openai_server, 6, limiter=rate_limiter(5.0), max_connections=8)
+    arrivals = [r.at for r in openai_server.requests]
+    assert len(arrivals) == 6
+    # 5 gaps of at least 1/5 s each (the first request goes at once)
+    assert arrivals[-1] - arrivals[0] >= 0.9
+
+
+def test_retries_also_wait_for_the_rate_limit(openai_server: FakeLLMServer) -> None:
+    openai_server.script = [Reply(status=500), Reply(status=500)]
+    run_concurrently(openai_server, 1, limiter=rate_limiter(4.0),
+                     backoff=Backoff(0.0001, 0.001))
+    first, _, third = openai_server.requests
+    assert third.at - first.at >= 0.45  # two gaps of 1/4 s, not the 1 ms backoff
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def test_the_teacher_adds_no_queue_of_its_own(openai_server: FakeLLMServer,
+                                             transport: Transport) -> None:
+    openai_server.responder = lambda _body: Reply("positive", delay_s=0.5)
+    run_concurrently(openai_server, 8, max_connections=8, transport=transport)
+    assert len(openai_server.requests) == 8
+    assert openai_server.max_in_flight == 8
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def test_the_connection_pool_bounds_calls_in_flight(openai_server: FakeLLMServer,
+                                                    transport: Transport) -> None:
     openai_server.responder = lambda _body: Reply("positive", delay_s=0.1)
-    backend = OpenAIBackend(model="m", base_url=openai_server.base_url)
-    teacher = Teacher(backend, max_concurrency=2)
-
-    async def go() -> None:
-        await asyncio.gather(*(teacher.label(f"t{i}", LABELS) for i in range(8)))
-        await teacher.aclose()
-
-    asyncio.run(go())
+    run_concurrently(openai_server, 8, max_connections=2, transport=transport)
     assert len(openai_server.requests) == 8
     assert openai_server.max_in_flight <= 2
