@@ -74,7 +74,7 @@ class FaultDeployment:
         if self.mode == "hang":
             return Reply("card", delay_s=30.0)
         if self.mode == "slow":
-            return Reply(label_of(orjson.dumps(body).decode()), delay_s=9.0)
+            return Reply(label_of(orjson.dumps(body).decode()), delay_s=4.0)
         if self.mode == "garbage":
             return Reply("I would rather talk about the weather")
         return Reply(label_of(orjson.dumps(body).decode()))

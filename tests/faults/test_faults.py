@@ -158,11 +158,13 @@ def test_a_model_that_fails_to_load(dep: FaultDeployment) -> None:
     _check(dep, "model fails to load", dep.settle())
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.deployment(env_extra={
     "TRACER_STREAM_KAFKA_EXTRA": '{"max.poll.interval.ms": "7000"}',
     "TRACER_STREAM_WORKER_TIMEOUT_S": "20"})
 def test_worker_slower_than_the_poll_interval(dep: FaultDeployment) -> None:
-    """LLM calls that take longer than the consumer's poll interval (D2)."""
+    """LLM calls (4 s each) that, a batch at a time, take longer than the consumer's poll
+    interval (7 s) (D2)."""
     dep.mode = "slow"
     dep.send(N)
     _check(dep, "llm slower than the poll interval", dep.settle(300.0))
