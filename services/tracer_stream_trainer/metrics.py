@@ -57,6 +57,16 @@ class TrainerMetrics:
                                        "Held-out traces stored in the calibration epoch")
         self.shadow = gauge("shadow_agreement",
                             "Agreement of the shadow learner with the deployed surrogate")
+        self.redis_errors = counter("redis_errors", "Redis calls that failed (then backed off)",
+                                    ("operation",))
+        self.redis_ok = Gauge("tracer_stream_trainer_redis_ok",
+                              "1 when the latest Redis call succeeded, 0 after a failure",
+                              registry=registry)
+
+    def observe_redis(self, operation: str, ok: bool) -> None:
+        if not ok:
+            self.redis_errors.labels(operation).inc()
+        self.redis_ok.set(int(ok))
 
     def observe_ingest(self, report: IngestReport) -> None:
         self.received.inc(report.received)

@@ -13,12 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from tracer_stream.bus import ensure_topics
+    from tracer_stream.bus.admin import topic_config
     from tracer_stream.config import KafkaSettings, TopicSettings
 
     topics = TopicSettings()
     if args.action == "list":
         for kind, name in topics.all_names().items():
-            print(f"{kind:12} {name}")
+            config = " ".join(f"{k}={v}" for k, v in topic_config(topics, kind).items())
+            print(f"{kind:12} {name}  {config}".rstrip())
         return 0
     for name, state in sorted(ensure_topics(KafkaSettings(), topics).items()):
         print(f"{name}  {state}")

@@ -55,7 +55,7 @@ def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float)
     state = TrainerState(registry.client, settings.redis.key_prefix)
     try:
         if direct or not state.trainer_alive():
-            from tracer_stream_trainer.jobs import build_refitter
+            from tracer_stream.training.jobs import build_refitter
 
             print(f"no running trainer: refitting {task} here" if not direct
                   else f"refitting {task} here")
