@@ -163,7 +163,7 @@ def main() -> None:
               f"traces/s; consume only {rebuilt['consume_only_traces_per_s']:,.0f} traces/s "
               f"(ratio {rebuilt['ratio_to_consume_only']:.2f}); decode only "
               f"{rebuilt['decode_only_traces_per_s']:,.0f} traces/s")
-    path = write_json("b5_trace_store", {"machine": machine(), "args": vars(args),
+    path = write_json("b5_trace_store.json", {"machine": machine(), "args": vars(args),
                                          "refit_read": reads, "rebuild": rebuilt})
     print(f"wrote {path}")
 

@@ -79,7 +79,7 @@ class TrainerHarness:
         proc = ServiceProcess(["trainer", "--http-port", str(self.port)], self.env,
                               self.tmp_path / f"trainer-{len(self.procs)}.log")
         self.procs.append(proc)
-        wait_until(lambda: self._probe("/readyz"), 60, 0.2,
+        wait_until(lambda: self._probe("/readyz"), 120, 0.2,
                    what=f"trainer ready\n{proc.output()[-3000:]}")
         return proc
 

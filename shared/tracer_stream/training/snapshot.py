@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -77,6 +78,14 @@ SCHEMA = pa.schema([
     ("offset", pa.int64()),
 ])
 """Columns of every part (``embedding``: little-endian float32 bytes, ``embedding_dim`` floats)."""
+
+_SCALAR_COLUMNS = [name for name in SCHEMA.names if name != "embedding"]
+WRITE_OPTIONS: dict[str, Any] = {
+    "compression": {**dict.fromkeys(_SCALAR_COLUMNS, "zstd"), "embedding": "none"},
+    "use_dictionary": _SCALAR_COLUMNS,
+}
+"""Embedding bytes are stored plain (float32 noise barely compresses; B5 measured reads ~25%
+faster and parts ~8% larger than with zstd); the other columns are zstd-compressed."""
 
 TRACE_COLUMNS = tuple(name for name in SCHEMA.names
                       if name in Trace.__dataclass_fields__ and name != "embedding")
@@ -199,7 +208,7 @@ class TaskSnapshot:
         part = Part(self.dir / Part.name(fresh[0].seq, fresh[-1].seq), fresh[0].seq,
                     fresh[-1].seq)
         table = to_table(fresh, where)
-        write_atomically(part.path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        write_atomically(part.path, lambda tmp: pq.write_table(table, tmp, **WRITE_OPTIONS))
         self.parts.append(part)
         self.count = part.last
         self._merge()
@@ -221,7 +230,7 @@ class TaskSnapshot:
                           tail[-1].last)
 
             def write(tmp: Path, sources: list[Part] = tail) -> None:
-                with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+                with pq.ParquetWriter(tmp, SCHEMA, **WRITE_OPTIONS) as writer:
                     for source in sources:
                         writer.write_table(pq.read_table(source.path, schema=SCHEMA))
 
