@@ -7,8 +7,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tracer_stream.registry import Registry
+from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import IngestReport
 from tracer_stream.training.refit import RefitOutcome
+from tracer_stream.training.state import TrainerState
 
 
 class TrainerMetrics:
@@ -99,6 +102,18 @@ class TrainerMetrics:
         self.epoch_start.labels(task).set(epoch["start"])
         self.epoch_pending.labels(task).set(int(epoch["pending"]))
         self.epoch_calibration.labels(task).set(epoch["n_cal"])
+
+    def observe_task(self, task: str, registry: Registry, state: TrainerState,
+                     guard: LiveGuard | None = None) -> None:
+        """The task's epoch and boost gauges (Redis reads); with ``guard`` also its gate and
+        live-monitor gauges."""
+        self.observe_epoch(task, state.epoch(task), registry.audit_boost(task))
+        if guard is None:
+            return
+        self.gate_open.labels(task).set(int(registry.gate(task)["open"]))
+        watch = guard.watch(task)
+        if watch is not None:
+            self.observe_watch(task, watch.summary())
 
     def observe_refit(self, outcome: RefitOutcome) -> None:
         self.refits.labels(outcome.task, outcome.outcome).inc()

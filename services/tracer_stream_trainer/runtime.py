@@ -17,11 +17,9 @@ from tracer_stream.contracts import Outbound
 from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.obs import Heartbeat
 from tracer_stream.registry import Registry
-from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.backoff import RedisCalls
 from tracer_stream.training.catchup import catch_up
 from tracer_stream.training.fencing import Generation
-from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import Ingest, IngestReport
 from tracer_stream.training.jobs import RefitPool
 from tracer_stream.training.publish import Announcer
@@ -44,15 +42,9 @@ class TrainerRuntime:
         self.announcer = Announcer(settings.kafka, settings.topics)
         self.producer = Producer(settings.kafka)
         self.store = TraceSnapshot(settings.state_dir / "traces")
-        self.guard = LiveGuard(self.registry, self.state, self.announcer)
-        self.alarms = AlarmResponse(self.registry, self.state, self.announcer,
-                                    audit_rate=settings.drift_audit_rate,
-                                    ttl_s=settings.drift_audit_ttl_s,
-                                    close_gate_on_router_alarm=settings.router_alarm_close_gate)
-        self.ingest = Ingest(self.store, self.guard, self.registry, self.state, self.alarms,
-                             max_bytes=settings.limits.max_message_bytes,
-                             drift_cooldown_s=settings.drift_cooldown_s,
-                             calibration_fraction=settings.calibration_fraction)
+        self.ingest = Ingest.from_settings(settings, self.store, self.registry, self.state,
+                                           self.announcer)
+        self.guard, self.alarms = self.ingest.guard, self.ingest.alarms
         self.scheduler = RefitScheduler(self.state, self.registry, settings.refit_min_new_traces,
                                         settings.refit_interval_s, settings.drift_cooldown_s)
         self.generations = Generation(self.registry.client, settings.redis.key_prefix)
@@ -114,7 +106,7 @@ class TrainerRuntime:
         self.metrics.observe_ingest(report)
         for task in report.stored:
             self.metrics.store_size.labels(task).set(self.store.count(task))
-            self.redis.run("gauges", self._epoch_gauges, task)
+            self.redis.run("gauges", self.metrics.observe_task, task, self.registry, self.state)
         return report
 
     def refresh_gauges(self) -> None:
@@ -122,17 +114,8 @@ class TrainerRuntime:
             tasks = self.store.tasks()
         for task in tasks:
             self.metrics.store_size.labels(task).set(self.store.count(task))
-            self.redis.run("gauges", self._task_gauges, task)
-
-    def _epoch_gauges(self, task: str) -> None:
-        self.metrics.observe_epoch(task, self.state.epoch(task), self.registry.audit_boost(task))
-
-    def _task_gauges(self, task: str) -> None:
-        self.metrics.gate_open.labels(task).set(int(self.registry.gate(task)["open"]))
-        self._epoch_gauges(task)
-        watch = self.guard.watch(task)
-        if watch is not None:
-            self.metrics.observe_watch(task, watch.summary())
+            self.redis.run("gauges", self.metrics.observe_task, task, self.registry, self.state,
+                           self.guard)
 
     # timers -------------------------------------------------------------------------------
     def beat(self) -> None:

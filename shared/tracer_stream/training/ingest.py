@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tracer_stream.config import TrainerSettings
 from tracer_stream.contracts import DeadLetter, Trace, decode
 from tracer_stream.contracts.dead_letters import Source, dead_letter
 from tracer_stream.errors import ContractError
@@ -27,6 +28,7 @@ from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.calibration import calibration_mask
 from tracer_stream.training.drift import DriftWatch
 from tracer_stream.training.guard import LiveGuard
+from tracer_stream.training.publish import Announcer
 from tracer_stream.training.snapshot import StoredTrace, TraceSnapshot
 from tracer_stream.training.state import TrainerState
 from tracer_stream.training.table import read_after
@@ -75,6 +77,18 @@ class Ingest:
         self.calibration_fraction = calibration_fraction
         self.drift: dict[str, DriftWatch] = {}
         self._recorded: dict[tuple[str, str], float] = {}
+
+    @classmethod
+    def from_settings(cls, settings: TrainerSettings, store: TraceSnapshot, registry: Registry,
+                      state: TrainerState, announcer: Announcer) -> Ingest:
+        """The trainer's ingest: its live guard and alarm response wired to the settings."""
+        alarms = AlarmResponse(registry, state, announcer, audit_rate=settings.drift_audit_rate,
+                               ttl_s=settings.drift_audit_ttl_s,
+                               close_gate_on_router_alarm=settings.router_alarm_close_gate)
+        return cls(store, LiveGuard(registry, state, announcer), registry, state, alarms,
+                   max_bytes=settings.limits.max_message_bytes,
+                   drift_cooldown_s=settings.drift_cooldown_s,
+                   calibration_fraction=settings.calibration_fraction)
 
     def process(self, raws: Sequence[bytes], sources: Sequence[Source] | None = None
                 ) -> IngestReport:
