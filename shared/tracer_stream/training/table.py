@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -103,10 +102,6 @@ class TraceTable:
             X[row:row + len(chunk)] = _decode(chunk, have[row:row + len(chunk)], dim)
             row += len(chunk)
         return X, have
-
-    def metadata(self) -> dict[str, Any]:
-        """Size facts for logs and benchmarks."""
-        return {"task": self.task, "rows": len(self), "parts": len(live_parts(self.dir))}
 
 
 def _decode(chunk: pa.BinaryArray, have: np.ndarray, dim: int) -> np.ndarray:
