@@ -1,16 +1,21 @@
 """The trainer as a faust-streaming app.
 
+* task ``recover``: catches the snapshot up with the traces topic and replays what the live
+  monitor missed (:meth:`TrainerRuntime.recover`); the agent waits for it.
 * agent ``store_traces``: consumes the traces topic in batches (``noack_take``), hands each batch
-  to :meth:`TrainerRuntime.process` in a worker thread (decode → store with fsync → live monitor
-  → drift watch) and acknowledges the events only afterwards, so faust commits only offsets whose
-  traces are durable (at-least-once; the store dedupes re-deliveries).
+  to :meth:`TrainerRuntime.process` in a worker thread (decode → snapshot part with fsync → live
+  monitor → drift watch) and acknowledges the events only afterwards, so faust commits only
+  offsets whose traces are durable (at-least-once; the snapshot dedupes re-deliveries).
 * timer ``beat`` (1 s): liveness for ``/healthz`` and the Redis heartbeat that tells
   ``tracer-stream trainer refit`` a trainer is running.
+
+A Redis outage never stops the app: every Redis call backs off and is counted
+(``tracer_stream_trainer_redis_errors_total``); a batch waits until Redis is back.
 * timer ``check_refits`` (``refit_check_interval_s``): acts on the alarms routers raised
   (:meth:`TrainerRuntime.poll_router_alarms`), evaluates the refit triggers and runs the
   due refits in a spawned worker process (the fit never blocks the event loop).
 
-No faust tables: durable state lives in the trace store and in Redis (``infra-facts.md``).
+No faust tables: durable state lives in the traces topic, its snapshot and Redis.
 """
 
 from __future__ import annotations
@@ -57,9 +62,12 @@ def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
         await runtime.recovered.wait()
         batches = cast(faust.Stream[Any], stream).noack_take(BATCH_MAX, within=BATCH_WITHIN_S)
         async for events in batches:
-            await asyncio.to_thread(runtime.process, [e.value for e in events],
-                                    [Source(e.message.topic, e.message.partition,
-                                            e.message.offset) for e in events])
+            try:
+                await asyncio.to_thread(runtime.process, [e.value for e in events],
+                                        [Source(e.message.topic, e.message.partition,
+                                                e.message.offset) for e in events])
+            except InterruptedError:  # closing while Redis was away: not acknowledged
+                return
             for event in events:
                 await stream.ack(event)
 
@@ -71,15 +79,17 @@ def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
 
     @app.task
     async def recover() -> None:
-        await asyncio.to_thread(runtime.recover)
+        try:
+            await asyncio.to_thread(runtime.recover)
+        except InterruptedError:
+            return
         runtime.recovered.set()
         log.info("trainer recovered: %s", {t: runtime.store.count(t)
                                            for t in runtime.store.tasks()})
 
     @app.timer(interval=1.0)
     async def beat() -> None:
-        runtime.heartbeat.beat()
-        await asyncio.to_thread(runtime.state.beat)
+        await asyncio.to_thread(runtime.beat)
 
     @app.timer(interval=settings.refit_check_interval_s)
     async def check_refits() -> None:

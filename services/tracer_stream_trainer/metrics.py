@@ -7,8 +7,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tracer_stream.registry import Registry
+from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import IngestReport
 from tracer_stream.training.refit import RefitOutcome
+from tracer_stream.training.state import TrainerState
 
 
 class TrainerMetrics:
@@ -57,6 +60,16 @@ class TrainerMetrics:
                                        "Held-out traces stored in the calibration epoch")
         self.shadow = gauge("shadow_agreement",
                             "Agreement of the shadow learner with the deployed surrogate")
+        self.redis_errors = counter("redis_errors", "Redis calls that failed (then backed off)",
+                                    ("operation",))
+        self.redis_ok = Gauge("tracer_stream_trainer_redis_ok",
+                              "1 when the latest Redis call succeeded, 0 after a failure",
+                              registry=registry)
+
+    def observe_redis(self, operation: str, ok: bool) -> None:
+        if not ok:
+            self.redis_errors.labels(operation).inc()
+        self.redis_ok.set(int(ok))
 
     def observe_ingest(self, report: IngestReport) -> None:
         self.received.inc(report.received)
@@ -89,6 +102,18 @@ class TrainerMetrics:
         self.epoch_start.labels(task).set(epoch["start"])
         self.epoch_pending.labels(task).set(int(epoch["pending"]))
         self.epoch_calibration.labels(task).set(epoch["n_cal"])
+
+    def observe_task(self, task: str, registry: Registry, state: TrainerState,
+                     guard: LiveGuard | None = None) -> None:
+        """The task's epoch and boost gauges (Redis reads); with ``guard`` also its gate and
+        live-monitor gauges."""
+        self.observe_epoch(task, state.epoch(task), registry.audit_boost(task))
+        if guard is None:
+            return
+        self.gate_open.labels(task).set(int(registry.gate(task)["open"]))
+        watch = guard.watch(task)
+        if watch is not None:
+            self.observe_watch(task, watch.summary())
 
     def observe_refit(self, outcome: RefitOutcome) -> None:
         self.refits.labels(outcome.task, outcome.outcome).inc()

@@ -1,12 +1,16 @@
 """The trainer as a subprocess against the real broker and Redis: traces in → a certified version
 published (registry + ModelAnnounce) → a running router answers with it; a failing candidate
 leaves the last good version serving; SIGKILL mid-stream loses no trace and counts none twice
-(store and live monitor)."""
+(snapshot and live monitor); a lost disk is rebuilt from the traces topic; a Redis stall does
+not stop the trainer; a stale refit cannot promote; the refit worker dies with its parent."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -33,10 +37,14 @@ from tracer_stream.contracts import (
     Trace,
     decode,
 )
-from tracer_stream.registry import Registry
+from tracer_stream.registry import FencedOut, Registry
 from tracer_stream.stack import free_port
+from tracer_stream.stack.binaries import redis_binary
 from tracer_stream.tasks import Task
 from tracer_stream.training import TraceTable, TrainerState, Watch
+from tracer_stream.training.fencing import Generation
+from tracer_stream.training.publish import Announcer, make_current
+from tracer_stream.training.snapshot import OFFSETS_FILE
 
 TASK = "intents"
 
@@ -71,7 +79,7 @@ class TrainerHarness:
         proc = ServiceProcess(["trainer", "--http-port", str(self.port)], self.env,
                               self.tmp_path / f"trainer-{len(self.procs)}.log")
         self.procs.append(proc)
-        wait_until(lambda: self._probe("/readyz"), 60, 0.2,
+        wait_until(lambda: self._probe("/readyz"), 120, 0.2,
                    what=f"trainer ready\n{proc.output()[-3000:]}")
         return proc
 
@@ -260,3 +268,168 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     assert killed_at < 4000 and redelivered is not None
     print(f"killed after {killed_at} stored traces; {redelivered.group(1)} re-delivered after "
           "the restart and dropped as duplicates")
+
+
+def test_a_lost_disk_is_rebuilt_from_the_compacted_traces_topic(
+        make_harness: MakeHarness, kafka: KafkaSettings) -> None:
+    h = make_harness(refit_min_new_traces="1000000")
+    h.register()
+    config = _topic_config(kafka, h.topics.name("traces"))
+    assert config.get("cleanup.policy") == "compact", config
+    traces = list(traffic(1500, seed=4))
+    first = h.start()
+    h.send(traces[:1000])
+    wait_until(lambda: h.stored() == 1000, 60, 0.2, what=f"stored\n{first.output()[-3000:]}")
+    first.stop()
+    assert (h.store_root / OFFSETS_FILE).exists()
+    shutil.rmtree(h.store_root)  # the trainer's disk is gone
+    h.send(traces[1000:])  # and traffic went on meanwhile
+    second = h.start()
+    wait_until(lambda: h.stored() == 1500, 60, 0.2, what=f"rebuilt\n{second.output()[-3000:]}")
+    table = TraceTable.load(h.store_root, TASK)
+    assert sorted(table.request_ids) == sorted(t.request_id for t in traces)
+    assert table.seq.tolist() == list(range(1, 1501))
+    X, have = table.embeddings(traces[0].embedder_id or "", len(traces[0].embedding or []))
+    assert have.all() and X.any()
+
+
+def _topic_config(kafka: KafkaSettings, topic: str) -> dict[str, str]:
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient(kafka.common_config())
+    [future] = admin.describe_configs([ConfigResource("topic", topic)]).values()
+    return {name: entry.value for name, entry in future.result(timeout=10).items()}
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A redis-server of this test only (it gets SIGSTOPped)."""
+    port = free_port()
+    proc = subprocess.Popen([str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: _pings(url), 10, 0.1, what="redis-server up")
+        yield proc, url
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+
+
+def _pings(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_redis_stall_is_ridden_out_not_crash_looped(
+        make_harness: MakeHarness, own_redis: tuple[subprocess.Popen[bytes], str]) -> None:
+    redis_proc, url = own_redis
+    h = make_harness(refit_min_new_traces="1000000")
+    h.env["TRACER_STREAM_REDIS_URL"] = url
+    h.registry = Registry.from_settings(RedisSettings(url=url, key_prefix=h.state.prefix))
+    h.state = TrainerState(h.registry.client, h.state.prefix)
+    h.register()
+    proc = h.start()
+    traces = list(traffic(600, seed=5))
+    h.send(traces[:300])
+    wait_until(lambda: h.stored() == 300, 60, 0.2, what=f"stored\n{proc.output()[-3000:]}")
+    os.kill(redis_proc.pid, signal.SIGSTOP)
+    try:
+        h.send(traces[300:])  # stored on disk; the live monitor waits for Redis
+        time.sleep(8)
+        assert proc.alive(), proc.output()[-3000:]
+        assert h._probe("/healthz"), "the event loop stalled"
+        stalled = h.metrics()
+    finally:
+        os.kill(redis_proc.pid, signal.SIGCONT)
+    assert re.search(r'redis_errors_total{operation="[a-z_]+"} [1-9]', stalled), stalled[-2000:]
+    assert "tracer_stream_trainer_redis_ok 0.0" in stalled
+    h.state.clear_beat()
+    wait_until(h.state.trainer_alive, 30, 0.2, what=f"heartbeat back\n{proc.output()[-3000:]}")
+    wait_until(lambda: h.stored() == 600, 30, 0.2, what="every trace stored")
+    wait_until(lambda: "tracer_stream_trainer_redis_ok 1.0" in h.metrics(), 30, 0.2,
+               what="redis_ok back to 1")
+    assert proc.alive() and "Traceback" not in proc.output()
+
+
+def test_a_refit_of_an_older_trainer_generation_cannot_promote(
+        kafka: KafkaSettings, redis_settings: RedisSettings, fresh_topics: TopicSettings,
+        tmp_path: Path) -> None:
+    from tracer_stream.config import TrainerSettings
+    from tracer_stream.training import TraceSnapshot
+    from tracer_stream.training.refit import Refitter
+
+    prefix = f"it-{uuid.uuid4().hex[:8]}:"
+    registry = Registry.from_settings(redis_settings.model_copy(update={"key_prefix": prefix}))
+    state = TrainerState(registry.client, prefix)
+    announcer = Announcer(kafka, fresh_topics)
+    try:
+        registry.put_task(Task(name=TASK, labels=LABELS, embedder=EMBEDDER))
+        TraceSnapshot(tmp_path / "traces").append(traffic(1200, seed=1, noise=0.01))
+        generations = Generation(registry.client, prefix)
+        old = generations.take()
+        settings = TrainerSettings(zoo="fast", state_dir=tmp_path)
+        refitter = Refitter(settings, registry, state, announcer, tmp_path / "traces")
+        generations.take()  # a new trainer started while the old one's refit ran
+        out = refitter.refit(TASK, "new_traces", old)
+        assert out.outcome == "fenced" and registry.current(TASK) is None
+        assert out.version is None or out.version in registry.versions(TASK)
+        registry.add_version(TASK, b"blob", {"alpha": 0.95})
+        [version] = registry.versions(TASK)[-1:]
+        with pytest.raises(FencedOut):  # the atomic check itself, without the early one
+            make_current(registry, announcer, TASK, version, action="promote", reason="t",
+                         fence=generations.fence(old))
+        assert registry.current(TASK) is None
+        assert not [a for a in _history_actions(registry) if a == "promote"]
+        newest = generations.fence(generations.current())
+        make_current(registry, announcer, TASK, version, action="promote", reason="t",
+                     fence=newest)
+        assert registry.current(TASK) == version
+    finally:
+        announcer.close()
+        registry.close()
+
+
+def _history_actions(registry: Registry) -> list[str]:
+    return [str(e["action"]) for e in registry.history(TASK)]
+
+
+PARENT = """
+import os, sys, time, logging
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from tracer_stream.training.jobs import init_worker
+pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                           initializer=init_worker, initargs=(os.getpid(), logging.INFO))
+print(pool.submit(os.getpid).result(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_refit_worker_dies_with_its_parent() -> None:
+    with subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
+                          env=env_with(dict(os.environ))) as parent:
+        try:
+            assert parent.stdout is not None
+            worker = int(parent.stdout.readline())
+            assert _running(worker)
+            parent.kill()  # SIGKILL: no cleanup code runs in the parent
+            parent.wait(10)
+            wait_until(lambda: not _running(worker), 10, 0.05, what="the worker to die")
+        finally:
+            if parent.poll() is None:
+                parent.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status

@@ -12,6 +12,26 @@ from tracer_stream.errors import BusError
 
 log = logging.getLogger(__name__)
 
+TRACES_TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "min.compaction.lag.ms": str(24 * 3600 * 1000),
+}
+"""The traces topic is the system of record (docs/trainer.md, "Traces on Kafka"): compacted on
+its key, the request id, and never deleted by age; compaction leaves the newest trace per
+request id and waits a day, so the trainer reads redeliveries before they are folded."""
+
+
+def topic_config(topics: TopicSettings, kind: str) -> dict[str, str]:
+    """Creation config of the topic ``kind``: the traces topic's record settings, and
+    ``retention.ms`` where configured (on the traces topic it adds deletion by age to
+    compaction: the topic then stops being a complete record)."""
+    config = dict(TRACES_TOPIC_CONFIG) if kind == "traces" else {}
+    if kind in topics.retention_ms:
+        config["retention.ms"] = str(topics.retention_ms[kind])
+        if kind == "traces":
+            config["cleanup.policy"] = "compact,delete"
+    return config
+
 
 def ensure_topics(
     kafka: KafkaSettings, topics: TopicSettings, *, timeout_s: float = 15.0
@@ -39,11 +59,9 @@ def ensure_topics(
                             topics.partitions)
             status[name] = "exists"
             continue
-        config = {}
-        if kind in topics.retention_ms:
-            config["retention.ms"] = str(topics.retention_ms[kind])
         wanted.append(NewTopic(name, num_partitions=topics.partitions,
-                               replication_factor=topics.replication_factor, config=config))
+                               replication_factor=topics.replication_factor,
+                               config=topic_config(topics, kind)))
     if wanted:
         futures = admin.create_topics(wanted, operation_timeout=timeout_s)
         for name, future in futures.items():

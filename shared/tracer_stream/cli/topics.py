@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from tracer_stream.bus import ensure_topics
+    from tracer_stream.bus.admin import topic_config
     from tracer_stream.cli._reach import require_broker
     from tracer_stream.config import KafkaSettings, TopicSettings
     from tracer_stream.errors import ConfigError
@@ -39,7 +40,8 @@ def _run(args: argparse.Namespace) -> int:
     topics = TopicSettings()
     if args.action == "list":
         for kind, name in topics.all_names().items():
-            print(f"{kind:12} {name}")
+            config = " ".join(f"{k}={v}" for k, v in topic_config(topics, kind).items())
+            print(f"{kind:12} {name}  {config}".rstrip())
         return 0
     if args.action == "read" and args.kind is None:
         raise ConfigError(f"topics read needs a topic kind: one of {', '.join(_KINDS)}")

@@ -4,7 +4,7 @@ TRACER_STREAM_TRAINER_*).
 ``tracer-stream trainer refit TASK``: refit a task now. When a trainer is running (its heartbeat
 key is in Redis) the request is handed to it (it refits at its next check, within
 ``refit_check_interval_s``); otherwise, or with ``--direct``, the refit runs in this process
-against the trace store under ``$TRACER_STREAM_STATE_DIR/traces`` — so run it where that
+against the trace snapshot under ``$TRACER_STREAM_STATE_DIR/traces`` — so run it where that
 volume is mounted. ``--wait`` waits for the running trainer's outcome.
 """
 
@@ -56,7 +56,7 @@ def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float)
     state = TrainerState(registry.client, settings.redis.key_prefix)
     try:
         if direct or not state.trainer_alive():
-            from tracer_stream_trainer.jobs import build_refitter
+            from tracer_stream.training.jobs import build_refitter
 
             print(f"no running trainer: refitting {task} here" if not direct
                   else f"refitting {task} here")

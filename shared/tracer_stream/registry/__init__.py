@@ -1,5 +1,5 @@
 """The Redis-backed registry of tasks, model versions and gate state."""
 
-from tracer_stream.registry.store import Registry
+from tracer_stream.registry.store import FencedOut, Registry
 
-__all__ = ["Registry"]
+__all__ = ["FencedOut", "Registry"]

@@ -34,6 +34,10 @@ from tracer_stream.errors import RegistryError
 from tracer_stream.tasks import Task
 
 
+class FencedOut(RegistryError):
+    """A write guarded by a fencing token lost: a newer token holder exists."""
+
+
 class Registry:
     """Tasks, models and gate state of one deployment, stored in Redis."""
 
@@ -109,19 +113,32 @@ class Registry:
         return None if raw is None else _text(raw)
 
     def set_current(self, task: str, version: str, *, action: str = "promote",
-                    reason: str = "") -> None:
-        """Point ``current`` at ``version`` and record the event in the history."""
+                    reason: str = "", fence: tuple[str, int] | None = None) -> None:
+        """Point ``current`` at ``version`` and record the event in the history. With
+        ``fence = (key, value)`` only while the integer at ``key`` still equals ``value``,
+        checked in the same transaction (WATCH/MULTI); otherwise :class:`FencedOut`."""
         if version not in self.versions(task):
             raise RegistryError("cannot make an unknown version current", task=task,
                                 version=version)
         previous = self.current(task)
-        pipe = self.client.pipeline()
-        pipe.set(self._k("model", task, "current"), version)
-        pipe.lpush(self._k("model", task, "history"), orjson.dumps({
-            "action": action, "version": version, "previous": previous, "reason": reason,
-            "at": time.time(),
-        }))
-        pipe.execute()
+        with self.client.pipeline() as pipe:
+            if fence is not None:
+                pipe.watch(fence[0])
+                if int(pipe.get(fence[0]) or 0) != fence[1]:
+                    raise FencedOut("a newer trainer generation runs", task=task,
+                                    version=version, generation=fence[1])
+                pipe.multi()
+            pipe.set(self._k("model", task, "current"), version)
+            pipe.lpush(self._k("model", task, "history"), orjson.dumps({
+                "action": action, "version": version, "previous": previous, "reason": reason,
+                "at": time.time(),
+            }))
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                raise FencedOut("a newer trainer generation started meanwhile", task=task,
+                                version=version, generation=fence[1] if fence else None
+                                ) from None
 
     def record_event(self, task: str, action: str, *, reason: str = "", **fields: Any) -> None:
         """Add an event that changes no state (a failed refit, a drift alarm) to the history."""

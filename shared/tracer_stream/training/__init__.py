@@ -1,4 +1,4 @@
-"""The trainer's library: durable trace store, calibration rules, δ-spending, gated refits,
+"""The trainer's library: the columnar trace snapshot, calibration rules, δ-spending, gated refits,
 publication, the live guarantee monitor and drift detection. ``docs/trainer.md`` explains the
 rules; ``tracer_stream_trainer`` wires them into a faust app."""
 
@@ -6,8 +6,8 @@ from tracer_stream.training.calibration import calibration_eligible, calibration
 from tracer_stream.training.drift import DriftWatch
 from tracer_stream.training.guard import LiveGuard, Watch
 from tracer_stream.training.publish import Announcer, close_gate, make_current
+from tracer_stream.training.snapshot import StoredTrace, TraceSnapshot
 from tracer_stream.training.state import TrainerState
-from tracer_stream.training.store import StoredTrace, TraceStore
 from tracer_stream.training.table import TraceTable, read_after
 
 __all__ = [
@@ -15,7 +15,7 @@ __all__ = [
     "DriftWatch",
     "LiveGuard",
     "StoredTrace",
-    "TraceStore",
+    "TraceSnapshot",
     "TraceTable",
     "TrainerState",
     "Watch",

@@ -26,8 +26,8 @@ import orjson
 from tracer_stream.learn.monitor import LiveMonitor
 from tracer_stream.registry import Registry
 from tracer_stream.training.publish import Announcer, close_gate
+from tracer_stream.training.snapshot import StoredTrace
 from tracer_stream.training.state import TrainerState
-from tracer_stream.training.store import StoredTrace
 
 log = logging.getLogger(__name__)
 

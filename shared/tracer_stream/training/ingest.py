@@ -1,8 +1,9 @@
 """One consumed batch of trace messages: decode, store durably, then watch.
 
-Order matters for at-least-once: the consumer acknowledges the batch's offsets only after
-:meth:`Ingest.process` returned, i.e. after the store fsynced. The live guard and the drift
-watches see only traces the store accepted as new, so a redelivered trace is counted once.
+Order matters for at-least-once: the snapshot's covered offsets move, and the consumer
+acknowledges the batch, only after :meth:`Ingest.process` stored and watched it. The live guard
+and the drift watches see only traces the snapshot accepted as new, so a redelivered trace is
+counted once.
 Their alarms go to :class:`~tracer_stream.training.alarms.AlarmResponse` (calibration epoch,
 audit boost); the held-out traces stored in a task's epoch are counted for the refit trigger.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tracer_stream.config import TrainerSettings
 from tracer_stream.contracts import DeadLetter, Trace, decode
 from tracer_stream.contracts.dead_letters import Source, dead_letter
 from tracer_stream.errors import ContractError
@@ -26,8 +28,9 @@ from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.calibration import calibration_mask
 from tracer_stream.training.drift import DriftWatch
 from tracer_stream.training.guard import LiveGuard
+from tracer_stream.training.publish import Announcer
+from tracer_stream.training.snapshot import StoredTrace, TraceSnapshot
 from tracer_stream.training.state import TrainerState
-from tracer_stream.training.store import StoredTrace, TraceStore
 from tracer_stream.training.table import read_after
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,7 @@ class Ingest:
         The calibration partition's share (to count the held-out traces of an epoch).
     """
 
-    def __init__(self, store: TraceStore, guard: LiveGuard, registry: Registry,
+    def __init__(self, store: TraceSnapshot, guard: LiveGuard, registry: Registry,
                  state: TrainerState, alarms: AlarmResponse, *, max_bytes: int,
                  drift_cooldown_s: float, calibration_fraction: float) -> None:
         self.store = store
@@ -75,24 +78,39 @@ class Ingest:
         self.drift: dict[str, DriftWatch] = {}
         self._recorded: dict[tuple[str, str], float] = {}
 
+    @classmethod
+    def from_settings(cls, settings: TrainerSettings, store: TraceSnapshot, registry: Registry,
+                      state: TrainerState, announcer: Announcer) -> Ingest:
+        """The trainer's ingest: its live guard and alarm response wired to the settings."""
+        alarms = AlarmResponse(registry, state, announcer, audit_rate=settings.drift_audit_rate,
+                               ttl_s=settings.drift_audit_ttl_s,
+                               close_gate_on_router_alarm=settings.router_alarm_close_gate)
+        return cls(store, LiveGuard(registry, state, announcer), registry, state, alarms,
+                   max_bytes=settings.limits.max_message_bytes,
+                   drift_cooldown_s=settings.drift_cooldown_s,
+                   calibration_fraction=settings.calibration_fraction)
+
     def process(self, raws: Sequence[bytes], sources: Sequence[Source] | None = None
                 ) -> IngestReport:
         """Decode, store (durable on return) and watch one batch; a message that breaks the
         Trace contract becomes a dead letter in the report (``sources``: where each came
         from)."""
         report = IngestReport(received=len(raws))
+        where = list(sources) if sources is not None else [Source()] * len(raws)
         traces: list[Trace] = []
-        for i, raw in enumerate(raws):
+        trace_sources: list[Source] = []
+        for raw, source in zip(raws, where, strict=True):
             try:
                 traces.append(decode(Trace, raw, max_bytes=self.max_bytes))
+                trace_sources.append(source)
             except ContractError as exc:
                 report.rejected[exc.reason] += 1
                 log.warning("rejected trace message: %s", exc)
                 report.dead_letters.append(dead_letter(
                     "trainer", exc.reason, exc.message, raw=raw, field=exc.field,
-                    source=sources[i] if sources is not None else Source()))
+                    source=source))
         by_task: dict[str, list[StoredTrace]] = defaultdict(list)
-        stored = self.store.append(traces)
+        stored = self.store.append(traces, trace_sources)
         report.duplicates = len(traces) - len(stored)
         for s in stored:
             by_task[s.trace.task].append(s)
@@ -101,6 +119,11 @@ class Ingest:
             self._count_epoch(task, stored)
             self._watch(task, stored, report)
         return report
+
+    def cover(self, sources: Sequence[Source]) -> None:
+        """The batch read from ``sources`` is handled (its dead letters delivered too): move
+        the snapshot's covered offsets past it."""
+        self.store.cover(sources)
 
     def _count_epoch(self, task: str, stored: list[StoredTrace]) -> None:
         """Count the batch's held-out traces that belong to the task's calibration epoch."""

@@ -50,11 +50,14 @@ class Announcer:
 
 
 def make_current(registry: Registry, announcer: Announcer, task: str, version: str, *,
-                 action: AnnounceAction, reason: str) -> bool:
+                 action: AnnounceAction, reason: str,
+                 fence: tuple[str, int] | None = None) -> bool:
     """Serve ``version`` (``action`` is "promote" or "rollback") and open the task's gate if the
     live monitor or an operator had closed it: a new version is a new policy, monitored afresh.
+    ``fence``: a trainer generation that must still be current
+    (:mod:`tracer_stream.training.fencing`; raises ``FencedOut`` otherwise, changing nothing).
     Returns whether every announcement was acknowledged."""
-    registry.set_current(task, version, action=action, reason=reason)
+    registry.set_current(task, version, action=action, reason=reason, fence=fence)
     announced = announcer.announce(task, version, action, reason)
     if not registry.gate(task)["open"]:
         registry.set_gate(task, open_=True, reason=f"{action} {version}")

@@ -19,6 +19,9 @@
    reopened) only when at least as good. A promotion during a pending epoch settles it and
    clears the task's audit boost (:mod:`tracer_stream.training.alarms`) first, so the routers'
    re-read after the announcement finds the boost gone.
+7. A refit run for a trainer carries its generation (:mod:`tracer_stream.training.fencing`):
+   when a newer trainer started meanwhile it settles nothing and promotes nothing (outcome
+   ``fenced``); the promotion's check is atomic with the write of ``current``.
 """
 
 from __future__ import annotations
@@ -34,13 +37,15 @@ import numpy as np
 from tracer_stream.config import TrainerSettings
 from tracer_stream.embed import Embedder, load_embedder
 from tracer_stream.errors import TracerStreamError
-from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, n_min, spend_delta
-from tracer_stream.registry import Registry
+from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, spend_delta
+from tracer_stream.registry import FencedOut, Registry
 from tracer_stream.report import build_report
 from tracer_stream.tasks import Task
 from tracer_stream.training.calibration import calibration_mask, calibration_rows
 from tracer_stream.training.compare import Comparison, compare
+from tracer_stream.training.fencing import Generation
 from tracer_stream.training.publish import Announcer, make_current
+from tracer_stream.training.schedule import calibration_needed
 from tracer_stream.training.state import TrainerState
 from tracer_stream.training.table import TraceTable
 
@@ -50,7 +55,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class RefitOutcome:
     """What a refit did (picklable: it crosses the trainer's process pool). ``outcome`` is one
-    of promoted, kept_current, not_certified, too_few_traces, busy, no_task, failed."""
+    of promoted, kept_current, not_certified, too_few_traces, busy, no_task, fenced, failed."""
 
     task: str
     trigger: str
@@ -75,15 +80,21 @@ class Refitter:
         self.state = state
         self.announcer = announcer
         self.store_root = store_root
+        self.generation = Generation(registry.client, registry.prefix)
         self._key = settings.model_signing_key.get_secret_value().encode()
         self._embedders: dict[str, Embedder] = {}
 
-    def refit(self, task: str, trigger: str) -> RefitOutcome:
-        """Refit ``task`` unless another refit of it holds the lock."""
+    def refit(self, task: str, trigger: str, generation: int | None = None) -> RefitOutcome:
+        """Refit ``task`` unless another refit of it holds the lock; ``generation``: the
+        trainer generation this refit runs for (None: unfenced, an operator's direct refit)."""
         if not self.state.lock(task):
             return RefitOutcome(task, trigger, "busy", "another refit of the task is running")
         try:
-            outcome = self._refit(task, trigger)
+            outcome = self._refit(task, trigger, generation)
+        except FencedOut as exc:
+            log.warning("refit of %s fenced out: %s", task, exc)
+            outcome = RefitOutcome(task, trigger, "fenced", str(exc),
+                                   seq=self.state.last_refit(task)["seq"])
         except TracerStreamError as exc:
             log.exception("refit of %s failed", task)
             outcome = RefitOutcome(task, trigger, "failed", str(exc),
@@ -96,7 +107,7 @@ class Refitter:
                  outcome.version or "", outcome.reason)
         return outcome
 
-    def _refit(self, task: str, trigger: str) -> RefitOutcome:
+    def _refit(self, task: str, trigger: str, generation: int | None) -> RefitOutcome:
         definition = self.registry.get_task(task)
         if definition is None:
             return RefitOutcome(task, trigger, "no_task", "task is not registered")
@@ -111,7 +122,7 @@ class Refitter:
                            n_calibration=int(cal.sum()),
                            seq=int(table.seq[-1]) if len(table) else 0)
         k = self.state.gate_tests(task) + 1
-        needed = n_min(definition.alpha, spend_delta(definition.delta, k))
+        needed = calibration_needed(definition.alpha, definition.delta, k)
         n_train = len(rows) - out.n_calibration
         if out.n_calibration < needed or n_train < 4 or len(set(labels)) < 2:
             out.reason = (f"{out.n_calibration} calibration traces (epoch from trace "
@@ -149,9 +160,13 @@ class Refitter:
         out.version = self._store(task, art, cmp, trainer_info, X[cal], y_cal,
                                   [table.texts[i] for i in rows[cal]])
         if cmp.promote:
+            fence = None if generation is None else self.generation.fence(generation)
+            if generation is not None and self.generation.current() != generation:
+                raise FencedOut("a newer trainer generation runs", task=task,
+                                version=out.version, generation=generation)
             self._settle_epoch(task, epoch, out.version)
             make_current(self.registry, self.announcer, task, out.version, action="promote",
-                         reason=f"refit ({trigger}): {cmp.reason}")
+                         reason=f"refit ({trigger}): {cmp.reason}", fence=fence)
             out.outcome, out.reason = "promoted", cmp.reason
         else:
             self.registry.record_event(task, "candidate_kept_back", reason=cmp.reason,

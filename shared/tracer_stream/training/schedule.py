@@ -34,6 +34,23 @@ True
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
+from tracer_stream.learn import n_min, spend_delta
+from tracer_stream.registry import Registry
+from tracer_stream.training.state import TrainerState
+
+
+def calibration_needed(alpha: float, delta: float, k: int) -> int:
+    """Calibration traces without which the task's k-th gate test cannot pass: n_min at the
+    δₖ that δ-spending (:func:`tracer_stream.learn.spend_delta`) gives the k-th test.
+
+    >>> calibration_needed(0.95, 0.05, 1), calibration_needed(0.95, 0.05, 10)
+    (69, 158)
+    """
+    return n_min(alpha, spend_delta(delta, k))
+
 
 def refit_trigger(requested: str | None, *, new_traces: int, since_refit_s: float,
                   last_outcome: str, min_new_traces: int, interval_s: float,
@@ -55,3 +72,53 @@ def refit_trigger(requested: str | None, *, new_traces: int, since_refit_s: floa
     if since_refit_s >= interval_s:
         return "interval"
     return None
+
+
+@dataclass
+class RefitScheduler:
+    """Evaluates :func:`refit_trigger` for every task from the trainer state in Redis."""
+
+    state: TrainerState
+    registry: Registry
+    min_new_traces: int
+    interval_s: float
+    drift_cooldown_s: float
+    started_at: float = field(default_factory=time.time)
+
+    def due(self, counts: dict[str, int], now: float) -> list[tuple[str, str]]:
+        """(task, trigger) of every task to refit now; ``counts``: traces stored per task."""
+        requests = self.state.refit_requests()
+        due = []
+        for task in sorted(set(counts) | set(requests)):
+            last = self.state.last_refit(task)
+            trigger = refit_trigger(
+                requests.get(task), new_traces=counts.get(task, 0) - last["seq"],
+                since_refit_s=now - max(last["at"], self.started_at),
+                last_outcome=last["outcome"], min_new_traces=self.min_new_traces,
+                interval_s=self.interval_s, drift_cooldown_s=self.drift_cooldown_s,
+                epoch_ready=self.epoch_ready(task),
+                epoch_urgent=self.epoch_urgent(task, last["at"]))
+            if trigger is not None:
+                due.append((task, trigger))
+        return due
+
+    def epoch_urgent(self, task: str, last_refit_at: float) -> bool:
+        """True while the pending epoch was started by an alarm that closes the gate (the live
+        monitor, a router) and no refit ran since: its first refit skips the cooldown."""
+        epoch = self.state.epoch(task)
+        trigger = str(epoch["trigger"])
+        return bool(epoch["pending"]) and last_refit_at < float(epoch["at"]) and (
+            trigger == "monitor" or trigger.startswith("router:"))
+
+    def epoch_ready(self, task: str) -> str | None:
+        """The alarm trigger of the task's pending calibration epoch once it holds enough
+        held-out traces for the next gate test, else None."""
+        epoch = self.state.epoch(task)
+        if not epoch["pending"]:
+            return None
+        definition = self.registry.get_task(task)
+        if definition is None:
+            return None
+        needed = calibration_needed(definition.alpha, definition.delta,
+                                    self.state.gate_tests(task) + 1)
+        return str(epoch["trigger"]) if epoch["n_cal"] >= needed else None

@@ -1,22 +1,52 @@
-"""Read-only, columnar view of a task's stored traces (what a refit works on).
+"""Read-only, columnar view of a task's snapshot (what a refit works on).
 
 Reading never modifies the files, so a refit in another process can read while the consumer
-appends: a torn or not yet complete last line is simply not part of the view.
+writes: parts are only ever renamed into place whole, and a part that a concurrent merge
+deleted between listing and reading makes the reader list again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tracer_stream.contracts import Trace
-from tracer_stream.training.segments import scan_segment, segment_numbers, segment_paths
-from tracer_stream.training.store import StoredTrace
+from tracer_stream.training.snapshot import (
+    SCHEMA,
+    TRACE_COLUMNS,
+    Part,
+    StoredTrace,
+    live_parts,
+)
 
-_TRACE_FIELDS = frozenset(Trace.__dataclass_fields__) - {"embedding", "task"}
+_SCALARS = ["seq", "request_id", "text", "label", "audit", "model_version", "reason",
+            "embedder_id", "embedding_dim"]
+
+
+def read_parts(task_dir: Path, columns: list[str], after_seq: int = 0,
+               attempts: int = 5) -> pa.Table:
+    """``columns`` of the task's rows with ``seq > after_seq``, in seq order."""
+    for _ in range(attempts):
+        parts = [p for p in live_parts(task_dir) if p.last > after_seq] \
+            if task_dir.exists() else []
+        try:
+            return _read(parts, columns, after_seq)
+        except FileNotFoundError:  # a merge replaced a part meanwhile: list again
+            continue
+    return _read(live_parts(task_dir), columns, after_seq)
+
+
+def _read(parts: list[Part], columns: list[str], after_seq: int) -> pa.Table:
+    schema = pa.schema([SCHEMA.field(c) for c in columns])
+    tables = [pq.read_table(p.path, columns=columns, schema=SCHEMA,
+                            filters=[("seq", ">", after_seq)] if p.first <= after_seq else None)
+              for p in parts]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 @dataclass
@@ -24,6 +54,7 @@ class TraceTable:
     """One task's traces as columns, in storage order."""
 
     task: str
+    dir: Path
     seq: np.ndarray
     request_ids: list[str]
     texts: list[str]
@@ -32,69 +63,71 @@ class TraceTable:
     model_version: list[str | None]
     reasons: list[str | None]
     embedder_ids: list[str | None]
-    _emb: list[tuple[Path, int, int] | None]
+    embedding_dims: np.ndarray
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
     @classmethod
     def load(cls, root: Path, task: str) -> TraceTable:
-        """Every committed trace of ``task`` under the store root ``root``."""
-        records: list[dict[str, Any]] = []
-        emb: list[tuple[Path, int, int] | None] = []
+        """Every committed trace of ``task`` under the snapshot root ``root``."""
         task_dir = Path(root) / task
-        for number in segment_numbers(task_dir) if task_dir.exists() else []:
-            f32 = segment_paths(task_dir, number)[1]
-            for r in scan_segment(task_dir, number).records:
-                records.append(r)
-                emb.append((f32, int(r["emb"][0]), int(r["emb"][1])) if "emb" in r else None)
+        t = read_parts(task_dir, _SCALARS)
         return cls(
-            task=task,
-            seq=np.array([r["seq"] for r in records], dtype=np.int64),
-            request_ids=[r["request_id"] for r in records],
-            texts=[r["text"] for r in records],
-            labels=[r["label"] for r in records],
-            audit=np.array([bool(r["audit"]) for r in records], dtype=bool),
-            model_version=[r.get("model_version") for r in records],
-            reasons=[r.get("reason") for r in records],
-            embedder_ids=[r.get("embedder_id") for r in records],
-            _emb=emb,
+            task=task, dir=task_dir,
+            seq=t.column("seq").to_numpy(),
+            request_ids=t.column("request_id").to_pylist(),
+            texts=t.column("text").to_pylist(),
+            labels=t.column("label").to_pylist(),
+            audit=t.column("audit").to_numpy(zero_copy_only=False).astype(bool),
+            model_version=t.column("model_version").to_pylist(),
+            reasons=t.column("reason").to_pylist(),
+            embedder_ids=t.column("embedder_id").to_pylist(),
+            embedding_dims=t.column("embedding_dim").fill_null(0).to_numpy(),
         )
 
     def embeddings(self, embedder_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """``(X, have)``: float32 rows stored by embedder ``embedder_id`` (dimension ``dim``),
         and which rows have one. Rows without (``have`` false) are zero: re-embed them."""
+        have = (np.array([e == embedder_id for e in self.embedder_ids], dtype=bool)
+                & (self.embedding_dims == dim))
         X = np.zeros((len(self), dim), dtype=np.float32)
-        have = np.zeros(len(self), dtype=bool)
-        files: dict[Path, np.ndarray] = {}
-        for i, ref in enumerate(self._emb):
-            if ref is None or self.embedder_ids[i] != embedder_id or ref[2] != dim:
-                continue
-            path, offset, _ = ref
-            if path not in files:
-                files[path] = np.fromfile(path, dtype="<f4")
-            X[i] = files[path][offset // 4: offset // 4 + dim]
-            have[i] = True
+        if not have.any():
+            return X, have
+        # seq runs 1, 2, ... without gaps, so the first len(self) rows are this table's rows
+        # even if the consumer stored more since load()
+        column = read_parts(self.dir, ["embedding"]).column("embedding").slice(0, len(self))
+        row = 0
+        for chunk in column.chunks:
+            X[row:row + len(chunk)] = _decode(chunk, have[row:row + len(chunk)], dim)
+            row += len(chunk)
         return X, have
+
+
+def _decode(chunk: pa.BinaryArray, have: np.ndarray, dim: int) -> np.ndarray:
+    """Float32 rows of a binary chunk; rows where ``have`` is false are zero."""
+    out = np.zeros((len(chunk), dim), dtype=np.float32)
+    lengths = pc.binary_length(chunk).fill_null(0).to_numpy(zero_copy_only=False)
+    if len(chunk) and chunk.null_count == 0 and (lengths == 4 * dim).all():
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32,
+                                count=len(chunk) + 1, offset=4 * chunk.offset)
+        data = np.frombuffer(chunk.buffers()[2], dtype="<f4",
+                             count=len(chunk) * dim, offset=int(offsets[0]))
+        out[:] = data.reshape(len(chunk), dim)
+        out[~have] = 0.0
+        return out
+    for i in np.flatnonzero(have):
+        out[i] = np.frombuffer(chunk[int(i)].as_py(), dtype="<f4")
+    return out
 
 
 def read_after(root: Path, task: str, after_seq: int) -> list[StoredTrace]:
     """Committed traces of ``task`` with ``seq > after_seq``, embeddings included (used to
     replay what a crash kept from the live monitor and the drift detectors)."""
+    t = read_parts(Path(root) / task, ["seq", *TRACE_COLUMNS, "embedding"], after_seq)
     out: list[StoredTrace] = []
-    task_dir = Path(root) / task
-    for number in segment_numbers(task_dir) if task_dir.exists() else []:
-        jsonl_records = scan_segment(task_dir, number).records
-        if not jsonl_records or jsonl_records[-1]["seq"] <= after_seq:
-            continue
-        f32_path = segment_paths(task_dir, number)[1]
-        f32 = np.fromfile(f32_path, dtype="<f4") if f32_path.exists() else np.zeros(0)
-        for r in jsonl_records:
-            if r["seq"] <= after_seq:
-                continue
-            fields = {k: v for k, v in r.items() if k in _TRACE_FIELDS}
-            if "emb" in r:
-                start = int(r["emb"][0]) // 4
-                fields["embedding"] = f32[start:start + int(r["emb"][1])].tolist()
-            out.append(StoredTrace(int(r["seq"]), Trace(task=task, **fields)))
+    for r in t.to_pylist():
+        emb, seq = r.pop("embedding"), r.pop("seq")
+        embedding = np.frombuffer(emb, dtype="<f4").tolist() if emb else None
+        out.append(StoredTrace(int(seq), Trace(task=task, embedding=embedding, **r)))
     return out

@@ -96,5 +96,11 @@ class MemRedis:
     def execute(self) -> list[Any]:
         return []
 
+    def __enter__(self) -> MemRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Nothing to reset."""
+
     def close(self) -> None:
         """Nothing to release."""

@@ -11,7 +11,7 @@ from tracer_stream.contracts import Trace, encode
 from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
-from tracer_stream.training import DriftWatch, LiveGuard, TraceStore, TrainerState
+from tracer_stream.training import DriftWatch, LiveGuard, TraceSnapshot, TrainerState
 from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.ingest import Ingest
 
@@ -102,7 +102,7 @@ def test_ingest_stores_once_and_turns_alarms_into_epochs_and_boosts(tmp_path: Pa
     guard = LiveGuard(registry, state, announcer)  # type: ignore[arg-type]
     alarms = AlarmResponse(registry, state, announcer, audit_rate=0.3,  # type: ignore[arg-type]
                            ttl_s=600)
-    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+    ingest = Ingest(TraceSnapshot(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
                     drift_cooldown_s=3600, calibration_fraction=0.3)
     before = list(traffic(1500, seed=5))
     after = list(traffic(1000, seed=6, start=1500, remap=SHIFT))

@@ -13,7 +13,7 @@ from tracer_stream.tasks import Task
 from tracer_stream.training import (
     LiveGuard,
     StoredTrace,
-    TraceStore,
+    TraceSnapshot,
     TrainerState,
     make_current,
 )
@@ -113,7 +113,7 @@ def test_traces_stored_by_a_batch_that_failed_later_still_reach_the_monitor(
         registry: Registry, tmp_path: Path) -> None:
     guard, _, state = guard_for(registry)
     alarms = AlarmResponse(registry, state, guard.announcer, audit_rate=0.25, ttl_s=60)
-    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+    ingest = Ingest(TraceSnapshot(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
                     drift_cooldown_s=0, calibration_fraction=0.3)
     first, lost, last = (audited(range(a, b), 0.0) for a, b in ((1, 11), (11, 21), (21, 31)))
     ingest.process([encode(s.trace) for s in first])
@@ -127,7 +127,7 @@ def test_a_monitor_alarm_starts_an_epoch_and_boosts_audits(registry: Registry,
     guard, announcer, state = guard_for(registry)
     alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
                            ttl_s=600)
-    ingest = Ingest(TraceStore(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
+    ingest = Ingest(TraceSnapshot(tmp_path), guard, registry, state, alarms, max_bytes=1 << 20,
                     drift_cooldown_s=0, calibration_fraction=0.3)
     closed_at = None
     for seq in range(1, 1001, 10):

@@ -14,7 +14,7 @@ from tracer_stream.embed import load_embedder
 from tracer_stream.learn import spend_delta
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
-from tracer_stream.training import TraceStore, TraceTable, TrainerState
+from tracer_stream.training import TraceSnapshot, TraceTable, TrainerState
 from tracer_stream.training.refit import Refitter
 
 from .memredis import MemRedis
@@ -45,7 +45,7 @@ def make_world(tmp_path: Path) -> dict[str, Any]:
     refitter = Refitter(settings, registry, state, announcer,  # type: ignore[arg-type]
                         tmp_path / "traces")
     return {"registry": registry, "state": state, "announcer": announcer,
-            "refitter": refitter, "store": TraceStore(tmp_path / "traces")}
+            "refitter": refitter, "store": TraceSnapshot(tmp_path / "traces")}
 
 
 def _add(world: dict[str, Any], traces: list[Trace]) -> None:
