@@ -106,6 +106,8 @@ class DeadLetterReason(StrEnum):
     """The request's ``reply_topic`` does not exist."""
     FORBIDDEN_REPLY_TOPIC = "forbidden_reply_topic"
     """The request's ``reply_topic`` is one of the deployment's own topics."""
+    UNPARSEABLE_ANSWER = "unparseable_answer"
+    """The LLM answered twice (the second time after a correction) outside the label space."""
     LLM_FAILURE = "llm_failure"
     """The LLM gave no usable label (the detail starts with the teacher's reason in brackets,
     e.g. ``[rate_limited]``)."""
