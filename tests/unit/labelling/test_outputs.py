@@ -11,8 +11,6 @@ from tracer_stream.config import TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, Trace, encode
 from tracer_stream.contracts.dead_letters import MAX_PAYLOAD_BYTES
 from tracer_stream.contracts.reasons import DeadLetterReason
-from tracer_stream.llm import Answer, TeacherError, Usage
-from tracer_stream.tasks import Task
 from tracer_stream.labelling import (
     Origin,
     RegistryUnavailable,
@@ -21,6 +19,8 @@ from tracer_stream.labelling import (
     dead_letter,
     llm_failure,
 )
+from tracer_stream.llm import Answer, TeacherError, Usage
+from tracer_stream.tasks import Task
 
 TOPICS = TopicSettings(prefix="u.")
 ORIGIN = Origin("u.llm-requests", 2, 41, b'{"request_id": "r1"}')
