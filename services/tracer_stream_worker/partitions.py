@@ -102,7 +102,10 @@ class Partitions:
             log.warning("commit failed (%s); records may be redelivered", exc)
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
-        self.assigned.update((p.topic, p.partition) for p in partitions)
+        parts = {(p.topic, p.partition) for p in partitions}
+        self.assigned |= parts
+        if parts:
+            log.info("partitions %s assigned", sorted(parts))
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
         self._release([(p.topic, p.partition) for p in partitions], commit=True)
