@@ -1,0 +1,251 @@
+"""B5 — the LLM worker: throughput and isolation against a fake LLM with 1 s latency.
+
+Starts a Tansu broker and Redis on free ports, the fake OpenAI-compatible server of
+``tests/unit/llm/llm_servers.py`` in a process of its own (``bench/_fake_llm.py``: every call
+takes 1 s, a text starting with ``slow`` 60 s), and one worker process per case on a fresh
+topic set: the streaming worker of this checkout and, as the baseline measured in the same run,
+the batch worker of ``--base`` (that commit's ``shared/`` and ``services/``, unpacked with
+``git archive``), given ``max_concurrency = batch_max_size = in-flight``.
+
+1. Throughput, for 64 and 256 calls in flight: ``in-flight × --per-slot`` requests produced at
+   once; labels/s between the 10th and the 90th percentile of label arrivals; worker CPU
+   seconds per label (``/proc``).
+2. Isolation, at 64 in flight: a steady ``--rate`` requests/s for 75 s; at 10 s one request
+   whose call takes 60 s. End-to-end latency (produce → label read back) of every *other*
+   request sent before the slow one (5-10 s) and while it is in flight (10-70 s).
+
+    nice -n 10 python bench/b5_worker.py [--base 4fb0d93] [--per-slot 10] [--rate 30]
+
+Prints a table and writes bench/results/b5_worker.json. All Kafka clients use
+``fetch.wait.max.ms=10`` (the embedded broker answers a waiting fetch only when it expires).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import httpx
+import numpy as np
+import orjson
+from _common import REPO, machine, write_json
+
+from tracer_stream.bus import Producer, ensure_topics
+from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.contracts import LLMRequest, encode
+from tracer_stream.registry import Registry
+from tracer_stream.stack import EmbeddedStack, free_port
+from tracer_stream.tasks import Task
+
+FETCH_WAIT_MS = "10"
+SLOW_AT_S, SLOW_CALL_S, ISOLATION_S = 10.0, 60.0, 75.0
+
+
+class Labels(threading.Thread):
+    """Reads the labels topic from the start; remembers when each request's label arrived."""
+
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+        super().__init__(daemon=True)
+        conf = kafka.consumer_config(f"b5-watch-{uuid.uuid4().hex[:6]}")
+        conf.pop("partition.assignment.strategy")
+        self.consumer = confluent_kafka.Consumer(conf)
+        name = topics.name("labels")
+        meta = self.consumer.list_topics(name, timeout=10).topics[name]
+        self.consumer.assign([confluent_kafka.TopicPartition(name, p,
+                                                             confluent_kafka.OFFSET_BEGINNING)
+                              for p in meta.partitions])
+        self.at: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            first = self.consumer.poll(0.05)
+            if first is None:
+                continue
+            for msg in [first, *self.consumer.consume(500, timeout=0)]:
+                if msg.error() is None:
+                    self.at.setdefault(orjson.loads(msg.value() or b"{}")["request_id"],
+                                       time.perf_counter())
+        self.consumer.close()
+
+    def wait(self, ids: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(i in self.at for i in ids):
+            if time.monotonic() > deadline:
+                missing = sum(i not in self.at for i in ids)
+                sys.exit(f"error: {missing} of {len(ids)} requests unlabelled after {timeout_s} s")
+            time.sleep(0.05)
+
+
+class Bench:
+    """The stack, the fake LLM and a registered task, shared by every case."""
+
+    def __init__(self, stack: EmbeddedStack, llm_url: str, base_tree: Path) -> None:
+        self.stack, self.llm_url, self.base_tree = stack, llm_url, base_tree
+        self.kafka = KafkaSettings(**{**stack.kafka.model_dump(),
+                                      "fetch_wait_max_ms": int(FETCH_WAIT_MS)})
+        self.task = f"b5-{uuid.uuid4().hex[:6]}"
+        registry = Registry.from_settings(stack.redis)
+        registry.put_task(Task(name=self.task, labels=["positive", "negative"]))
+        registry.close()
+
+    def start_worker(self, which: str, in_flight: int, topics: TopicSettings
+                     ) -> tuple[subprocess.Popen[bytes], int]:
+        port = free_port()
+        tree = REPO if which == "streaming" else self.base_tree
+        env = {**os.environ, **self.stack.env(), "PYTHONPATH": f"{tree}/shared:{tree}/services",
+               "TRACER_STREAM_TOPICS_PREFIX": topics.prefix,
+               "TRACER_STREAM_KAFKA_FETCH_WAIT_MAX_MS": FETCH_WAIT_MS,
+               "TRACER_STREAM_WORKER_GROUP_ID": f"b5-{uuid.uuid4().hex[:6]}",
+               "TRACER_STREAM_WORKER_BASE_URL": self.llm_url,
+               "TRACER_STREAM_WORKER_MAX_CONCURRENCY": str(in_flight),
+               "TRACER_STREAM_WORKER_BATCH_MAX_SIZE": str(in_flight),  # the batch worker's
+               "TRACER_STREAM_WORKER_TIMEOUT_S": "90",  # the 60 s call is answered, not retried
+               "TRACER_STREAM_WORKER_HTTP_PORT": str(port)}
+        log = open(Path(tempfile.gettempdir()) / f"b5-{which}-{in_flight}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "tracer_stream.cli.main", "worker"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    return proc, port
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        proc.kill()
+        sys.exit(f"error: the {which} worker did not become ready (log: {log.name})")
+
+    def case(self, which: str, in_flight: int, run: Any) -> dict[str, Any]:
+        topics = TopicSettings(prefix=f"b5{uuid.uuid4().hex[:6]}.")
+        ensure_topics(self.kafka, topics)
+        labels = Labels(self.kafka, topics)
+        labels.start()
+        proc, _port = self.start_worker(which, in_flight, topics)
+        producer = Producer(self.kafka, **{"linger.ms": 1})
+        cpu0 = cpu_seconds(proc.pid)
+        try:
+            result: dict[str, Any] = run(producer, topics.name("llm_requests"), labels)
+            result["worker_cpu_s"] = round(cpu_seconds(proc.pid) - cpu0, 2)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+            labels.stop.set()
+        return {"worker": which, "in_flight": in_flight, **result}
+
+    def request(self, text: str) -> LLMRequest:
+        return LLMRequest(request_id=f"b5-{uuid.uuid4().hex}", task=self.task, text=text,
+                          answer_requester=True, audit=False, gate_accepted=False)
+
+
+def throughput(bench: Bench, n: int) -> Any:
+    def run(producer: Producer, topic: str, labels: Labels) -> dict[str, Any]:
+        requests = [bench.request(f"text {i}") for i in range(n)]
+        for request in requests:
+            producer.send_raw(topic, encode(request), key=request.request_id)
+        producer.flush_or_raise()
+        ids = [r.request_id for r in requests]
+        labels.wait(ids, timeout_s=n / 5 + 60)
+        arrivals = np.sort([labels.at[i] for i in ids])
+        lo, hi = arrivals[int(0.1 * n)], arrivals[int(0.9 * n) - 1]
+        return {"requests": n, "labels_per_s": round((int(0.9 * n) - int(0.1 * n) - 1)
+                                                     / (hi - lo), 1)}
+    return run
+
+
+def isolation(bench: Bench, rate: float) -> Any:
+    def run(producer: Producer, topic: str, labels: Labels) -> dict[str, Any]:
+        sent: dict[str, float] = {}
+        slow = bench.request("slow call")
+        start, i, slow_sent = time.perf_counter(), 0, False
+        while (elapsed := time.perf_counter() - start) < ISOLATION_S:
+            if not slow_sent and elapsed >= SLOW_AT_S:
+                producer.send_raw(topic, encode(slow), key=slow.request_id)
+                slow_sent = True
+            if i < elapsed * rate:
+                request = bench.request(f"text {i}")
+                producer.send_raw(topic, encode(request), key=request.request_id)
+                sent[request.request_id] = time.perf_counter()
+                i += 1
+            else:
+                time.sleep(0.002)
+        producer.flush_or_raise()
+        labels.wait([*sent, slow.request_id], timeout_s=300)
+        before = [labels.at[r] - t for r, t in sent.items()
+                  if 5.0 <= t - start < SLOW_AT_S]
+        during = [labels.at[r] - t for r, t in sent.items()
+                  if SLOW_AT_S <= t - start < SLOW_AT_S + SLOW_CALL_S]
+        return {"rate": rate, "before": stats(before), "during_slow_call": stats(during),
+                "max_growth_s": round(max(during) - max(before), 3),
+                "p99_growth_s": round(float(np.percentile(during, 99)
+                                            - np.percentile(before, 99)), 3)}
+    return run
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    p = np.percentile(values, [50, 99])
+    return {"n": len(values), "p50_s": round(float(p[0]), 3), "p99_s": round(float(p[1]), 3),
+            "max_s": round(max(values), 3)}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def unpack(commit: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "archive", commit, "shared", "services"], cwd=REPO,
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", default="4fb0d93", help="commit of the baseline worker")
+    parser.add_argument("--per-slot", type=int, default=10,
+                        help="requests per in-flight slot in the throughput runs")
+    parser.add_argument("--rate", type=float, default=30.0,
+                        help="offered requests/s in the isolation run")
+    args = parser.parse_args()
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = EmbeddedStack(Path(tmp) / "stack", kafka_port=free_port(),
+                              redis_port=free_port(), topics=TopicSettings(prefix="b5."))
+        llm = subprocess.Popen([sys.executable, str(REPO / "bench" / "_fake_llm.py")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert llm.stdout is not None
+            llm_url = f"http://127.0.0.1:{int(llm.stdout.readline())}/v1"
+            stack.up()
+            bench = Bench(stack, llm_url, unpack(args.base, Path(tmp) / "base"))
+            for which in ("streaming", "batch"):
+                for in_flight in (64, 256):
+                    results.append(bench.case(which, in_flight,
+                                              throughput(bench, in_flight * args.per_slot)))
+                    print(results[-1], flush=True)
+                results.append(bench.case(which, 64, isolation(bench, args.rate)))
+                print(results[-1], flush=True)
+        finally:
+            stack.down()
+            llm.communicate(b"", timeout=10)
+    out = write_json("b5_worker.json", {"machine": machine(), "base": args.base,
+                                        "results": results})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
