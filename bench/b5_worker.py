@@ -9,12 +9,13 @@ the batch worker of ``--base`` (that commit's ``shared/`` and ``services/``, unp
 
 1. Throughput, for 64 and 256 calls in flight: ``in-flight × --per-slot`` requests produced at
    once; labels/s between the 10th and the 90th percentile of label arrivals; worker CPU
-   seconds per label (``/proc``).
+   seconds per label (``/proc``). Both through the OpenAI backend and HTTP (``http``) and with
+   the replay teacher answering after 1 s (``replay``: no HTTP client, the loop's own cost).
 2. Isolation, at 64 in flight: a steady ``--rate`` requests/s for 75 s; at 10 s one request
    whose call takes 60 s. End-to-end latency (produce → label read back) of every *other*
    request sent before the slow one (5-10 s) and while it is in flight (10-70 s).
 
-    nice -n 10 python bench/b5_worker.py [--base 4fb0d93] [--per-slot 10] [--rate 30]
+    nice -n 10 python bench/b5_worker.py [--base 4fb0d93] [--per-slot 5] [--rate 10]
 
 Prints a table and writes bench/results/b5_worker.json. All Kafka clients use
 ``fetch.wait.max.ms=10`` (the embedded broker answers a waiting fetch only when it expires).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -50,6 +52,7 @@ from tracer_stream.tasks import Task
 
 FETCH_WAIT_MS = "10"
 SLOW_AT_S, SLOW_CALL_S, ISOLATION_S = 10.0, 60.0, 75.0
+REPLAY_TEXTS = 5000
 
 
 class Labels(threading.Thread):
@@ -91,8 +94,12 @@ class Labels(threading.Thread):
 class Bench:
     """The stack, the fake LLM and a registered task, shared by every case."""
 
-    def __init__(self, stack: EmbeddedStack, llm_url: str, base_tree: Path) -> None:
+    def __init__(self, stack: EmbeddedStack, llm_url: str, base_tree: Path, tmp: Path) -> None:
         self.stack, self.llm_url, self.base_tree = stack, llm_url, base_tree
+        self.replay_file = tmp / "replay.jsonl"
+        self.replay_file.write_bytes(b"".join(
+            orjson.dumps({"text": f"text {i}", "label": "positive"}) + b"\n"
+            for i in range(REPLAY_TEXTS)))
         self.kafka = KafkaSettings(**{**stack.kafka.model_dump(),
                                       "fetch_wait_max_ms": int(FETCH_WAIT_MS)})
         self.task = f"b5-{uuid.uuid4().hex[:6]}"
@@ -100,7 +107,7 @@ class Bench:
         registry.put_task(Task(name=self.task, labels=["positive", "negative"]))
         registry.close()
 
-    def start_worker(self, which: str, in_flight: int, topics: TopicSettings
+    def start_worker(self, which: str, teacher: str, in_flight: int, topics: TopicSettings
                      ) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
         tree = REPO if which == "streaming" else self.base_tree
@@ -113,7 +120,12 @@ class Bench:
                "TRACER_STREAM_WORKER_BATCH_MAX_SIZE": str(in_flight),  # the batch worker's
                "TRACER_STREAM_WORKER_TIMEOUT_S": "90",  # the 60 s call is answered, not retried
                "TRACER_STREAM_WORKER_HTTP_PORT": str(port)}
-        log = open(Path(tempfile.gettempdir()) / f"b5-{which}-{in_flight}.log", "wb")  # noqa: SIM115
+        if teacher == "replay":  # no HTTP: the worker loop's own capacity
+            env |= {"TRACER_STREAM_WORKER_BACKEND": "replay",
+                    "TRACER_STREAM_WORKER_REPLAY_FILE": str(self.replay_file),
+                    "TRACER_STREAM_WORKER_REPLAY_LATENCY_MS": "1000"}
+        log = open(Path(tempfile.gettempdir()) / f"b5-worker-{which}-{teacher}-{in_flight}.log",  # noqa: SIM115
+                   "wb")
         proc = subprocess.Popen([sys.executable, "-m", "tracer_stream.cli.main", "worker"],
                                 env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -128,12 +140,12 @@ class Bench:
         proc.kill()
         sys.exit(f"error: the {which} worker did not become ready (log: {log.name})")
 
-    def case(self, which: str, in_flight: int, run: Any) -> dict[str, Any]:
+    def case(self, which: str, teacher: str, in_flight: int, run: Any) -> dict[str, Any]:
         topics = TopicSettings(prefix=f"b5{uuid.uuid4().hex[:6]}.")
         ensure_topics(self.kafka, topics)
         labels = Labels(self.kafka, topics)
         labels.start()
-        proc, _port = self.start_worker(which, in_flight, topics)
+        proc, _port = self.start_worker(which, teacher, in_flight, topics)
         producer = Producer(self.kafka, **{"linger.ms": 1})
         cpu0 = cpu_seconds(proc.pid)
         try:
@@ -143,7 +155,10 @@ class Bench:
             proc.terminate()
             proc.wait(60)
             labels.stop.set()
-        return {"worker": which, "in_flight": in_flight, **result}
+        if "requests" in result:
+            result["worker_cpu_ms_per_label"] = round(result["worker_cpu_s"] * 1000
+                                                      / result["requests"], 1)
+        return {"worker": which, "teacher": teacher, "in_flight": in_flight, **result}
 
     def request(self, text: str) -> LLMRequest:
         return LLMRequest(request_id=f"b5-{uuid.uuid4().hex}", task=self.task, text=text,
@@ -216,11 +231,17 @@ def unpack(commit: str, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="4fb0d93", help="commit of the baseline worker")
-    parser.add_argument("--per-slot", type=int, default=10,
+    parser.add_argument("--per-slot", type=int, default=5,
                         help="requests per in-flight slot in the throughput runs")
-    parser.add_argument("--rate", type=float, default=30.0,
+    parser.add_argument("--rate", type=float, default=10.0,
                         help="offered requests/s in the isolation run")
+    parser.add_argument("--teachers", nargs="+", choices=["http", "replay"],
+                        default=["http", "replay"],
+                        help="http: the fake server through the OpenAI backend; replay: the "
+                             "replay teacher with 1 s latency (no HTTP client)")
+    parser.add_argument("--skip-isolation", action="store_true")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the stack on kill
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         stack = EmbeddedStack(Path(tmp) / "stack", kafka_port=free_port(),
@@ -231,14 +252,17 @@ def main() -> None:
             assert llm.stdout is not None
             llm_url = f"http://127.0.0.1:{int(llm.stdout.readline())}/v1"
             stack.up()
-            bench = Bench(stack, llm_url, unpack(args.base, Path(tmp) / "base"))
+            bench = Bench(stack, llm_url, unpack(args.base, Path(tmp) / "base"), Path(tmp))
             for which in ("streaming", "batch"):
-                for in_flight in (64, 256):
-                    results.append(bench.case(which, in_flight,
-                                              throughput(bench, in_flight * args.per_slot)))
+                for teacher in args.teachers:
+                    for in_flight in (64, 256):
+                        n = in_flight * args.per_slot
+                        results.append(bench.case(which, teacher, in_flight,
+                                                  throughput(bench, n)))
+                        print(results[-1], flush=True)
+                if not args.skip_isolation:
+                    results.append(bench.case(which, "http", 64, isolation(bench, args.rate)))
                     print(results[-1], flush=True)
-                results.append(bench.case(which, 64, isolation(bench, args.rate)))
-                print(results[-1], flush=True)
         finally:
             stack.down()
             llm.communicate(b"", timeout=10)

@@ -17,7 +17,15 @@ import confluent_kafka
 
 from tracer_stream.contracts import Outbound
 from tracer_stream.contracts.reasons import DeadLetterReason
-from tracer_stream.labelling import Intake, Job, Labeller, Origin, Prepared, RegistryUnavailable
+from tracer_stream.labelling import (
+    Intake,
+    Job,
+    Labeller,
+    Origin,
+    Partition,
+    Prepared,
+    RegistryUnavailable,
+)
 from tracer_stream.labelling.outputs import dead_letter
 from tracer_stream.obs import Heartbeat, StopFlag
 from tracer_stream_worker.metrics import WorkerMetrics
@@ -75,13 +83,14 @@ class StreamingLoop:
                 log.warning("consumer error on %s[%s]: %s", record.topic(), record.partition(),
                             err)
             return
-        origin = Origin(str(record.topic()), int(record.partition() or 0),
-                        int(record.offset() or 0), record.value())
+        partition, offset = (str(record.topic()), int(record.partition() or 0)), int(
+            record.offset() or 0)
+        origin = Origin(partition[0], partition[1], offset, record.value())
         self.metrics.consumed.inc()
-        self.partitions.track((str(origin.topic), int(origin.partition or 0)),
-                              int(origin.offset or 0), asyncio.create_task(self._handle(origin)))
+        self.partitions.track(partition, offset,
+                              asyncio.create_task(self._handle(origin, partition, offset)))
 
-    async def _handle(self, origin: Origin) -> None:
+    async def _handle(self, origin: Origin, partition: Partition, offset: int) -> None:
         try:
             outputs = await self._outputs(await self._prepare(origin))
         except Exception as exc:  # a bug must not drop the request nor stop the worker
@@ -90,7 +99,6 @@ class StreamingLoop:
             outputs = [dead_letter(DeadLetterReason.LLM_FAILURE,
                                    f"[internal_error] {type(exc).__name__}: {exc}",
                                    origin=origin, topics=self.intake.topics)]
-        partition, offset = (str(origin.topic), int(origin.partition or 0)), int(origin.offset or 0)
         if self.partitions.ledger.owns(partition, offset):
             self.publisher.submit(Finished(partition, offset, outputs))
 
