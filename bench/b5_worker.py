@@ -4,8 +4,8 @@ Starts a Tansu broker and Redis on free ports, the fake OpenAI-compatible server
 ``tests/unit/llm/llm_servers.py`` in a process of its own (``bench/_fake_llm.py``: every call
 takes 1 s, a text starting with ``slow`` 60 s), and one worker process per case on a fresh
 topic set: the streaming worker of this checkout and, as the baseline measured in the same run,
-the batch worker of ``--base`` (that commit's ``shared/`` and ``services/``, unpacked with
-``git archive``), given ``max_concurrency = batch_max_size = in-flight``.
+the batch worker of ``--base`` (that commit's ``shared/``, ``services/`` and ``schemas/``,
+unpacked with ``git archive``), given ``max_concurrency = batch_max_size = in-flight``.
 
 1. Throughput, for 64 and 256 calls in flight: ``in-flight × --per-slot`` requests produced at
    once; labels/s between the 10th and the 90th percentile of label arrivals; worker CPU
@@ -184,11 +184,11 @@ def isolation(bench: Bench, rate: float) -> Any:
     def run(producer: Producer, topic: str, labels: Labels) -> dict[str, Any]:
         sent: dict[str, float] = {}
         slow = bench.request("slow call")
-        start, i, slow_sent = time.perf_counter(), 0, False
+        start, i, slow_sent, slow_at = time.perf_counter(), 0, False, 0.0
         while (elapsed := time.perf_counter() - start) < ISOLATION_S:
             if not slow_sent and elapsed >= SLOW_AT_S:
                 producer.send_raw(topic, encode(slow), key=slow.request_id)
-                slow_sent = True
+                slow_sent, slow_at = True, time.perf_counter()
             if i < elapsed * rate:
                 request = bench.request(f"text {i}")
                 producer.send_raw(topic, encode(request), key=request.request_id)
@@ -202,7 +202,9 @@ def isolation(bench: Bench, rate: float) -> Any:
                   if 5.0 <= t - start < SLOW_AT_S]
         during = [labels.at[r] - t for r, t in sent.items()
                   if SLOW_AT_S <= t - start < SLOW_AT_S + SLOW_CALL_S]
-        return {"rate": rate, "before": stats(before), "during_slow_call": stats(during),
+        return {"rate": rate, "slow_request_latency_s": round(labels.at[slow.request_id]
+                                                              - slow_at, 3),
+                "before": stats(before), "during_slow_call": stats(during),
                 "max_growth_s": round(max(during) - max(before), 3),
                 "p99_growth_s": round(float(np.percentile(during, 99)
                                             - np.percentile(before, 99)), 3)}
@@ -221,7 +223,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def unpack(commit: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", commit, "shared", "services"], cwd=REPO,
+    archive = subprocess.run(["git", "archive", commit, "shared", "services", "schemas"], cwd=REPO,
                              check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
