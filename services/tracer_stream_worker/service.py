@@ -44,8 +44,9 @@ class WorkerService:
         outcomes = OutcomeLog(self.registry.client, prefix=self.registry.prefix,
                               ttl_s=settings.outcome_ttl_s)
         self.publisher = Publisher(self.producer, outcomes)
-        intake = Intake(topics=settings.topics, limits=settings.limits,
-                        tasks=TaskCache(self.registry, settings.task_refresh_s),
+        self.tasks = TaskCache(self.registry, settings.task_refresh_s)
+        """A task-change feed calls ``self.tasks.invalidate(task)``."""
+        intake = Intake(topics=settings.topics, limits=settings.limits, tasks=self.tasks,
                         reply_refusal=ReplyTopics.of(self.producer, settings.topics).refusal,
                         outcomes=outcomes)
         self.labeller = Labeller(self.teacher,
