@@ -206,10 +206,15 @@ def test_failures_become_dead_letters_while_the_worker_keeps_serving(
     no_topic = llm_request(task, "what a lovely day", reply_topic="no-such-reply-topic")
     own_topic = llm_request(task, "what a lovely day",
                             reply_topic=worker_topics.name("models"))
+    oversized = llm_request(task, "what a lovely day", embedding=[0.123456] * 40_000)
     send(kafka, worker_topics, unparseable, unknown, b"{not json", b'{"schema_version": 1}',
-         no_topic, own_topic)
-    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 6)
+         no_topic, own_topic, encode(oversized))
+    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 7)
     letters = by_id(got["dead_letter"])
+    # D4: a record too large to decode still names its request and task.
+    [too_large] = letters[oversized.request_id]
+    assert (too_large.reason, too_large.task, too_large.payload_truncated) == (
+        "too_large", task, True)
     assert letters[no_topic.request_id][0].reason == "unknown_reply_topic"
     assert letters[own_topic.request_id][0].reason == "forbidden_reply_topic"
     assert letters[own_topic.request_id][0].field == "reply_topic"
@@ -242,7 +247,8 @@ def test_probes_and_metrics(openai_worker: ServiceProcess, kafka: KafkaSettings,
     assert f'tracer_stream_worker_llm_calls_total{{outcome="ok",task="{task}"}} 1.0' in metrics
     assert f'tracer_stream_worker_llm_tokens_total{{kind="input",task="{task}"}} 80.0' in metrics
     for name in ("llm_cost_usd_total", "llm_retries_total", "llm_latency_seconds_bucket",
-                 "dead_letters_total", "in_flight", "produced_total"):
+                 "slot_wait_seconds_bucket", "dead_letters_total", "in_flight", "pending",
+                 "paused", "produced_total"):
         assert f"tracer_stream_worker_{name}" in metrics
 
 
