@@ -17,6 +17,7 @@ from tracer_stream.bus import DeliveryPolicy, Producer
 from tracer_stream.contracts import Outbound
 from tracer_stream.errors import BusError
 from tracer_stream.labelling import OutcomeLog, Partition
+from tracer_stream.labelling.outcomes import RecordKey, position
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,12 @@ class Finished:
     offset: int
     outputs: list[Outbound]
 
-    def answered(self) -> tuple[tuple[str, str], str] | None:
-        """``((task, request_id), kind)`` for the outcome log, when the outputs name both."""
+    def answered(self) -> tuple[RecordKey, str] | None:
+        """``(record, kind)`` for the outcome log, when the outputs name the request."""
         for out in self.outputs:
             task, request_id = getattr(out.message, "task", None), out.key
             if task and request_id:
-                return (task, request_id), out.kind
+                return (task, request_id, position(*self.partition, self.offset)), out.kind
         return None
 
 

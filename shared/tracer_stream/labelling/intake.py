@@ -19,7 +19,7 @@ from tracer_stream.config import LimitsSettings, TopicSettings
 from tracer_stream.contracts import LLMRequest, Outbound, decode
 from tracer_stream.contracts.reasons import DeadLetterReason
 from tracer_stream.errors import ContractError
-from tracer_stream.labelling.outcomes import OutcomeLog
+from tracer_stream.labelling.outcomes import OutcomeLog, position
 from tracer_stream.labelling.outputs import Origin, dead_letter
 from tracer_stream.labelling.recovery import identify
 from tracer_stream.labelling.tasks import TaskSource
@@ -72,8 +72,9 @@ class Intake:
             who = identify(raw)
             return self._refuse(DeadLetterReason(exc.reason), exc.message, origin,
                                 request_id=who.request_id, task=who.task, field=exc.field)
-        if self.outcomes is not None and self.outcomes.answered(request.task,
-                                                                request.request_id):
+        where = position(origin.topic, origin.partition, origin.offset)
+        if self.outcomes is not None and self.outcomes.answered(
+                (request.task, request.request_id, where)):
             return ALREADY_ANSWERED
         if len(request.text) > self.limits.max_text_chars:
             return self._refuse(

@@ -19,6 +19,7 @@ from tracer_stream.labelling import (
     TaskCache,
     identify,
 )
+from tracer_stream.labelling.outcomes import position
 from tracer_stream.tasks import Task
 
 TOPICS = TopicSettings(prefix="u.")
@@ -37,13 +38,13 @@ class Registry:
 
 
 class Answered:
-    """An outcome log over a dict (the Redis one is exercised by the integration tests)."""
+    """An outcome log over a set (the Redis one is exercised by the integration tests)."""
 
-    def __init__(self, *done: tuple[str, str]) -> None:
+    def __init__(self, *done: tuple[str, str, str]) -> None:
         self.done = set(done)
 
-    def answered(self, task: str, request_id: str) -> bool:
-        return (task, request_id) in self.done
+    def answered(self, record: tuple[str, str, str]) -> bool:
+        return record in self.done
 
 
 def intake(registry: Registry | None = None, refusal: tuple[str, str] | None = None,
@@ -126,12 +127,16 @@ def test_audit_copies_are_not_checked_against_reply_topics() -> None:
                       Job)
 
 
-def test_a_redelivered_request_already_answered_yields_nothing() -> None:
+def test_a_redelivered_record_already_answered_yields_nothing_but_a_new_one_is_answered(
+        ) -> None:
     raw = raw_request()
-    assert intake(answered=Answered(("intents", "r-1"))).prepare(raw, origin(raw)) is (
-        ALREADY_ANSWERED)
-    assert isinstance(intake(answered=Answered(("intents", "r-2"))).prepare(raw, origin(raw)),
-                      Job)
+    log = Answered(("intents", "r-1", "u.llm-requests/1/5"))
+    assert intake(answered=log).prepare(raw, origin(raw)) is ALREADY_ANSWERED
+    # The same request id in a new record (a client's retry after a dead letter) is answered.
+    retry = Origin("u.llm-requests", 1, 9, raw)
+    assert isinstance(intake(answered=log).prepare(raw, retry), Job)
+    other = Answered(("intents", "r-2", "u.llm-requests/1/5"))
+    assert isinstance(intake(answered=other).prepare(raw, origin(raw)), Job)
 
 
 def test_an_unknown_task_while_redis_is_down_is_not_decided() -> None:
@@ -142,7 +147,8 @@ def test_an_unknown_task_while_redis_is_down_is_not_decided() -> None:
         intake(registry).prepare(raw, origin(raw))
 
 
-def test_the_outcome_log_keys_by_task_and_request_and_is_off_at_ttl_zero() -> None:
+def test_the_outcome_log_keys_by_request_and_record_and_is_off_at_ttl_zero() -> None:
     log = OutcomeLog(None, prefix="p:", ttl_s=0)  # type: ignore[arg-type]
-    assert log.key("t", "r") == "p:outcome:t:r"
-    assert not log.answered("t", "r") and log.mark([(("t", "r"), "trace")])
+    record = ("t", "r", position("x", 0, 3))
+    assert log.key(record) == "p:outcome:t:r@x/0/3"
+    assert not log.answered(record) and log.mark([(record, "trace")])
