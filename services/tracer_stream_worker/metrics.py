@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
-from tracer_stream.llm import Answer, TeacherError
+from tracer_stream.contracts import DeadLetter, Outbound
+from tracer_stream.labelling import Labelled
 
 _NS = "tracer_stream_worker"
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
+_WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 class WorkerMetrics:
@@ -27,8 +29,12 @@ class WorkerMetrics:
         self.retries = Counter(f"{_NS}_llm_retries", "Failed API calls that were retried",
                                ["task"], registry=r)
         self.latency = Histogram(f"{_NS}_llm_latency_seconds",
-                                 "Time to a label, retries and correction included", ["task"],
+                                 "Duration of the LLM call itself (retries and correction "
+                                 "included, slot wait excluded)", ["task"],
                                  buckets=_LATENCY_BUCKETS, registry=r)
+        self.slot_wait = Histogram(f"{_NS}_slot_wait_seconds",
+                                   "Time a request waited for an LLM call slot", ["task"],
+                                   buckets=_WAIT_BUCKETS, registry=r)
         self.tokens = Counter(f"{_NS}_llm_tokens", "Tokens used", ["task", "kind"], registry=r)
         self.cost = Counter(f"{_NS}_llm_cost_usd", "Cost of the teacher calls in USD", ["task"],
                             registry=r)
@@ -36,29 +42,37 @@ class WorkerMetrics:
                                     ["reason"], registry=r)
         self.produced = Counter(f"{_NS}_produced", "Messages produced, by kind",
                                 ["kind"], registry=r)
-        self.in_flight = Gauge(f"{_NS}_in_flight", "Requests being labelled right now",
+        self.in_flight = Gauge(f"{_NS}_in_flight", "LLM calls in flight right now", registry=r)
+        self.pending = Gauge(f"{_NS}_pending",
+                             "Requests consumed and not yet answered (in flight or waiting)",
+                             registry=r)
+        self.paused = Gauge(f"{_NS}_paused", "1 while consumption is paused (backpressure)",
+                            registry=r)
+        self.skipped = Counter(f"{_NS}_skipped_answered",
+                               "Redelivered requests skipped because they were already answered",
                                registry=r)
+        self.revoked = Counter(f"{_NS}_revoked_cancelled",
+                               "Requests cancelled unanswered because their partition was "
+                               "revoked or lost (the new owner answers them)", registry=r)
 
-    def answered(self, task: str, answer: Answer) -> None:
-        self.llm_calls.labels(task, "corrected" if answer.corrected else "ok").inc()
-        self.latency.labels(task).observe(answer.latency_ms / 1000.0)
-        self._usage(task, answer.usage.calls, answer.usage.retries, answer.usage.input_tokens,
-                    answer.usage.output_tokens, answer.usage.cost_usd)
+    def labelled(self, task: str, result: Labelled) -> None:
+        self.llm_calls.labels(task, result.outcome).inc()
+        if result.call_s is not None:
+            self.latency.labels(task).observe(result.call_s)
+            self.slot_wait.labels(task).observe(result.slot_wait_s)
+        usage = result.usage
+        if usage is not None:
+            self.api_calls.labels(task).inc(usage.calls)
+            self.retries.labels(task).inc(usage.retries)
+            self.tokens.labels(task, "input").inc(usage.input_tokens)
+            self.tokens.labels(task, "output").inc(usage.output_tokens)
+            self.cost.labels(task).inc(usage.cost_usd)
 
-    def failed(self, task: str, error: TeacherError, outcome: str) -> None:
-        self.llm_calls.labels(task, outcome).inc()
-        self.latency.labels(task).observe(error.latency_ms / 1000.0)
-        usage = error.usage
-        self._usage(task, usage.calls, usage.retries, usage.input_tokens, usage.output_tokens,
-                    usage.cost_usd)
-
-    def _usage(self, task: str, calls: int, retries: int, input_tokens: int,
-               output_tokens: int, cost_usd: float) -> None:
-        self.api_calls.labels(task).inc(calls)
-        self.retries.labels(task).inc(retries)
-        self.tokens.labels(task, "input").inc(input_tokens)
-        self.tokens.labels(task, "output").inc(output_tokens)
-        self.cost.labels(task).inc(cost_usd)
+    def published(self, outputs: list[Outbound]) -> None:
+        for out in outputs:
+            self.produced.labels(out.kind).inc()
+            if isinstance(out.message, DeadLetter):
+                self.dead_letters.labels(out.message.reason).inc()
 
 
 __all__ = ["WorkerMetrics"]

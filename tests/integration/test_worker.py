@@ -19,7 +19,15 @@ from tests.integration.procs import ServiceProcess, env_with, wait_until
 from tests.unit.llm.llm_servers import FakeLLMServer, Reply, is_followup, prompt_text, running
 from tracer_stream.bus import BatchConsumer, Producer, ensure_topics
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
-from tracer_stream.contracts import DeadLetter, LLMRequest, Message, RoutedLabel, Trace, decode
+from tracer_stream.contracts import (
+    DeadLetter,
+    LLMRequest,
+    Message,
+    RoutedLabel,
+    Trace,
+    decode,
+    encode,
+)
 from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
 
@@ -198,10 +206,15 @@ def test_failures_become_dead_letters_while_the_worker_keeps_serving(
     no_topic = llm_request(task, "what a lovely day", reply_topic="no-such-reply-topic")
     own_topic = llm_request(task, "what a lovely day",
                             reply_topic=worker_topics.name("models"))
+    oversized = llm_request(task, "what a lovely day", embedding=[0.123456] * 40_000)
     send(kafka, worker_topics, unparseable, unknown, b"{not json", b'{"schema_version": 1}',
-         no_topic, own_topic)
-    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 6)
+         no_topic, own_topic, encode(oversized))
+    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 7)
     letters = by_id(got["dead_letter"])
+    # D4: a record too large to decode still names its request and task.
+    [too_large] = letters[oversized.request_id]
+    assert (too_large.reason, too_large.task, too_large.payload_truncated) == (
+        "too_large", task, True)
     assert letters[no_topic.request_id][0].reason == "unknown_reply_topic"
     assert letters[own_topic.request_id][0].reason == "forbidden_reply_topic"
     assert letters[own_topic.request_id][0].field == "reply_topic"
@@ -234,7 +247,8 @@ def test_probes_and_metrics(openai_worker: ServiceProcess, kafka: KafkaSettings,
     assert f'tracer_stream_worker_llm_calls_total{{outcome="ok",task="{task}"}} 1.0' in metrics
     assert f'tracer_stream_worker_llm_tokens_total{{kind="input",task="{task}"}} 80.0' in metrics
     for name in ("llm_cost_usd_total", "llm_retries_total", "llm_latency_seconds_bucket",
-                 "dead_letters_total", "in_flight", "produced_total"):
+                 "slot_wait_seconds_bucket", "dead_letters_total", "in_flight", "pending",
+                 "paused", "produced_total"):
         assert f"tracer_stream_worker_{name}" in metrics
 
 
@@ -347,3 +361,113 @@ def test_sigterm_finishes_in_flight_calls_publishes_and_commits(
     finally:
         probe.close()
     assert sorted(tp.offset for tp in committed if tp.offset >= 0) == [1]
+
+
+def committed_offsets(kafka: KafkaSettings, topics: TopicSettings, group: str) -> list[int]:
+    """The group's committed offsets on the llm-requests partitions that have one."""
+    topic = topics.name("llm_requests")
+    probe = confluent_kafka.Consumer(kafka.consumer_config(group))
+    try:
+        committed = probe.committed([confluent_kafka.TopicPartition(topic, p)
+                                     for p in range(topics.partitions)], timeout=10)
+    finally:
+        probe.close()
+    return sorted(tp.offset for tp in committed if tp.offset >= 0)
+
+
+def slow_for(texts: set[str], delay_s: float) -> Callable[[dict[str, Any]], Reply]:
+    def reply(body: dict[str, Any]) -> Reply:
+        return Reply("neutral", delay_s=delay_s if prompt_text(body) in texts else 0.0)
+    return reply
+
+
+def test_a_slow_call_holds_back_neither_other_answers_nor_more_than_its_own_commit(
+        kafka: KafkaSettings, redis_settings: RedisSettings, fresh_topics: TopicSettings,
+        service_env: dict[str, str], tmp_path: Path) -> None:
+    task = register_task(redis_settings, "slow")
+    group = f"it-slow-{uuid.uuid4().hex[:6]}"
+    with running("openai", slow_for({"slow one"}, 12.0)) as server:
+        env = env_with(service_env, TRACER_STREAM_TOPICS_PREFIX=fresh_topics.prefix,
+                       TRACER_STREAM_WORKER_GROUP_ID=group,
+                       TRACER_STREAM_WORKER_BASE_URL=server.base_url,
+                       TRACER_STREAM_WORKER_HTTP_PORT="0")
+        worker = ServiceProcess(["worker"], env, tmp_path / "worker.log")
+        slow = llm_request(task, "slow one")
+        fast = [llm_request(task, f"fast {i}") for i in range(20)]
+        producer = Producer(kafka)  # one key: every request on the same partition, slow first
+        for request in (slow, *fast):
+            producer.send(fresh_topics.name("llm_requests"), request, key="one-partition")
+        producer.flush_or_raise()
+        try:
+            got = collect(kafka, fresh_topics, has(labels={r.request_id for r in fast}))
+            assert slow.request_id not in by_id(got["labels"]) and server.in_flight == 1
+            # Everything after the slow request is answered, yet the commit stays below it.
+            assert committed_offsets(kafka, fresh_topics, group) == [0]
+            collect(kafka, fresh_topics, has(labels={slow.request_id}))
+            wait_until(lambda: committed_offsets(kafka, fresh_topics, group) == [21], 20,
+                       what="the commit to pass the slow request")
+        finally:
+            assert worker.stop() == 0, worker.output()
+
+
+def test_a_partition_revoked_mid_call_yields_exactly_one_outcome_per_request(
+        kafka: KafkaSettings, redis_settings: RedisSettings, service_env: dict[str, str],
+        tmp_path: Path) -> None:
+    topics = TopicSettings(prefix=f"r{uuid.uuid4().hex[:8]}.", partitions=2)
+    ensure_topics(kafka, topics)
+    task = register_task(redis_settings, "revoke")
+    attempts: dict[str, int] = {}
+
+    def first_attempt_hangs(body: dict[str, Any]) -> Reply:
+        text = prompt_text(body)
+        attempts[text] = attempts.get(text, 0) + 1
+        hang = text.startswith("slow") and attempts[text] == 1
+        return Reply("neutral", delay_s=120.0 if hang else 0.0)
+
+    with running("openai", first_attempt_hangs) as server:
+        env = env_with(service_env, TRACER_STREAM_TOPICS_PREFIX=topics.prefix,
+                       TRACER_STREAM_TOPICS_PARTITIONS="2",
+                       TRACER_STREAM_WORKER_GROUP_ID=f"it-revoke-{uuid.uuid4().hex[:6]}",
+                       TRACER_STREAM_WORKER_BASE_URL=server.base_url,
+                       TRACER_STREAM_WORKER_DRAIN_TIMEOUT_S="1",
+                       TRACER_STREAM_WORKER_HTTP_PORT="0")
+        requests: list[LLMRequest] = []
+        producer = Producer(kafka)
+        for partition in (0, 1):  # per partition: a hanging call, then requests answered after it
+            batch = [llm_request(task, f"slow on {partition}"),
+                     *(llm_request(task, f"fast {partition}-{i}") for i in range(5))]
+            for request in batch:
+                producer._producer.produce(topics.name("llm_requests"), encode(request),
+                                           key=request.request_id, partition=partition)
+            requests += batch
+        producer.flush_or_raise()
+        first = ServiceProcess(["worker"], env, tmp_path / "first.log")
+        second: ServiceProcess | None = None
+        try:
+            collect(kafka, topics, has(labels={r.request_id for r in requests
+                                               if r.text.startswith("fast")}))
+            wait_until(lambda: server.in_flight == 2, 20, what="both first attempts to hang")
+            second = ServiceProcess(["worker"], env, tmp_path / "second.log")
+            wait_until(lambda: "revoked: 1 unfinished" in first.output(), 60,
+                       what="the first worker to give up a partition mid-call")
+            wait_until(lambda: "assigned" in second.output(), 60,
+                       what="the second worker to take the partition over")
+            assert first.stop() == 0, first.output()  # its other hanging call is cancelled too
+            every = {r.request_id for r in requests}
+            collect(kafka, topics, has(labels=every))
+            time.sleep(2.0)  # room for a second outcome, were one coming
+            got = collect(kafka, topics, has(labels=every, traces=every))
+            metrics = httpx.get(f"http://127.0.0.1:{probe_port(second)}/metrics").text
+        finally:
+            first.stop()
+            if second is not None:
+                assert second.stop() == 0, second.output()
+    outcomes = by_id(got["labels"] + got["dead_letter"])
+    assert {rid: len(msgs) for rid, msgs in outcomes.items()} == {
+        r.request_id: 1 for r in requests}
+    assert {rid: len(msgs) for rid, msgs in by_id(got["traces"]).items()} == {
+        r.request_id: 1 for r in requests}
+    assert attempts == {"slow on 0": 2, "slow on 1": 2} | {
+        r.text: 1 for r in requests if r.text.startswith("fast")}
+    # The second worker re-read the requests answered after each hanging one and skipped them.
+    assert "tracer_stream_worker_skipped_answered_total 10.0" in metrics

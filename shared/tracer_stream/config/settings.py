@@ -245,11 +245,19 @@ class WorkerSettings(_ServiceSettings):
     model_config = _config("WORKER")
 
     group_id: str = "tracer-worker"
-    batch_max_size: int = Field(default=32, ge=1)
-    """Most LLM requests taken from the topic (and called concurrently) in one batch."""
-    batch_max_wait_ms: int = Field(default=20, ge=0)
-    """Longest wait to fill a batch after its first request."""
-    task_refresh_s: float = Field(default=60.0, gt=0)
+    max_pending: int = Field(default=0, ge=0)
+    """Most requests taken from the topic and not yet answered (calls in flight plus requests
+    waiting for a call slot); above it the partitions are paused. 0: twice max_concurrency."""
+    give_up_after_s: float = Field(default=300.0, gt=0)
+    """A request without a label after this long (retries included) is dead-lettered
+    (llm_failure, cause gave_up) and its call cancelled."""
+    drain_timeout_s: float = Field(default=15.0, ge=0)
+    """On SIGTERM, how long calls in flight may finish; the rest are cancelled and left
+    uncommitted (redelivered)."""
+    outcome_ttl_s: int = Field(default=24 * 3600, ge=0)
+    """Seconds an answered request_id is remembered so that a redelivery is not answered
+    again (0 disables)."""
+    task_refresh_s: float = Field(default=2.0, gt=0)
     """Seconds a task definition is cached before it is re-read from Redis."""
     backend: Literal["openai", "anthropic", "replay"] = "openai"
     """LLM protocol: OpenAI-compatible chat, Anthropic Messages, or the replay teacher."""
@@ -272,14 +280,26 @@ class WorkerSettings(_ServiceSettings):
     price_per_call_usd: float = Field(default=0.0, ge=0)
     price_per_1k_input_tokens_usd: float = Field(default=0.0, ge=0)
     price_per_1k_output_tokens_usd: float = Field(default=0.0, ge=0)
-    max_concurrency: int = Field(default=16, ge=1)
-    """LLM calls in flight at once per worker."""
+    max_concurrency: int = Field(default=64, ge=1)
+    """LLM calls in flight at once per worker process (the HTTP pool has as many connections)."""
+    max_concurrency_per_task: int = Field(default=0, ge=0)
+    """LLM calls in flight at once for one task (0: max_concurrency)."""
     rate_limit_per_s: float = Field(default=0.0, ge=0, description="0 means unlimited")
     timeout_s: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=4, ge=0)
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=20.0, gt=0)
     http_port: int = 8082
+
+    @property
+    def pending_bound(self) -> int:
+        """``max_pending``, or twice ``max_concurrency`` when unset (never below it)."""
+        return max(self.max_pending or 2 * self.max_concurrency, self.max_concurrency)
+
+    @property
+    def task_concurrency(self) -> int:
+        """``max_concurrency_per_task``, or ``max_concurrency`` when unset."""
+        return min(self.max_concurrency_per_task or self.max_concurrency, self.max_concurrency)
 
     @field_validator("base_url")
     @classmethod

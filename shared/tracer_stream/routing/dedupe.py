@@ -12,8 +12,8 @@ Two marks, because a dead letter is final only for the attempt that got it:
   redelivery of that same record is a duplicate (it already has its one outcome), but a new
   record with the same id (the client retrying after fixing the cause) is a new attempt.
 
-When the LLM worker dead-letters a request, it calls :meth:`Deduper.forget` once the dead letter
-is acknowledged, so the client's retry with the same id is answered too.
+When the LLM worker dead-letters a request, it drops the mark once the dead letter is
+acknowledged (``labelling/outcomes.py``), so the client's retry with the same id is answered too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import redis
 
+from tracer_stream.registry.keys import seen_key
 from tracer_stream.routing.guard import RedisGuard
 
 RequestKey = tuple[str, str]
@@ -41,7 +42,7 @@ class Deduper:
         self.ttl_s = ttl_s
 
     def key(self, task: str, request_id: str) -> str:
-        return f"{self._prefix}seen:{task}:{request_id}"
+        return seen_key(self._prefix, task, request_id)
 
     def seen(self, requests: Sequence[RequestKey],
              positions: Sequence[Position] | None = None) -> list[bool]:
@@ -71,12 +72,6 @@ class Deduper:
             pipe.execute()
 
         self._guard.call(write, default=None)
-
-    def forget(self, requests: Sequence[RequestKey]) -> None:
-        """Drop the marks of ``requests`` (the worker dead-lettered them: a retry is welcome)."""
-        if requests:
-            keys = [self.key(t, r) for t, r in requests]
-            self._guard.call(lambda: self._client.delete(*keys), default=None)
 
 
 def _is_duplicate(mark: bytes | str | None, at: Position | None) -> bool:

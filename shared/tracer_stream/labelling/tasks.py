@@ -1,4 +1,10 @@
-"""Task definitions for the worker, cached so that a Redis outage does not stop known tasks."""
+"""Task definitions for the worker, cached so that a Redis outage does not stop known tasks.
+
+The worker sees a changed or deleted task within ``refresh_s`` (2 s by default) on its own: a
+cached task older than that is read again (one Redis GET of the task's definition, the same
+cost as a GET of a version stamp for a task definition of a few KiB). A change feed can make it
+faster by calling :meth:`TaskCache.invalidate`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 from pydantic import ValidationError
 
 from tracer_stream.errors import RegistryError
-from tracer_stream.registry import Registry
 from tracer_stream.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -19,6 +25,29 @@ log = logging.getLogger(__name__)
 
 class RegistryUnavailable(RegistryError):
     """Redis cannot be reached and the task is not cached: it is unknown whether it exists."""
+
+
+class TaskReader(Protocol):
+    """Where task definitions come from (:class:`tracer_stream.registry.Registry`)."""
+
+    def get_task(self, name: str) -> Task | None: ...
+
+
+class TaskSource(Protocol):
+    """What the worker needs of a task store: read a task, and forget a cached one."""
+
+    def fresh(self, name: str) -> bool:
+        """True when :meth:`get` answers from memory (no I/O)."""
+        ...
+
+    def get(self, name: str) -> Task | None:
+        """The task, None when it does not exist; :class:`RegistryUnavailable` when that
+        cannot be known."""
+        ...
+
+    def invalidate(self, name: str) -> None:
+        """Read ``name`` from the registry on its next use (a task-change feed calls this)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -35,18 +64,26 @@ class TaskCache:
     a form that no longer validates) is ``None``.
     """
 
-    def __init__(self, registry: Registry, refresh_s: float = 60.0,
+    def __init__(self, registry: TaskReader, refresh_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
         self.refresh_s = refresh_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
 
-    def get(self, name: str) -> Task | None:
+    def fresh(self, name: str) -> bool:
         entry = self._entries.get(name)
-        now = self._clock()
-        if entry is not None and now - entry.fetched_at < self.refresh_s:
-            return entry.task
+        return entry is not None and self._clock() - entry.fetched_at < self.refresh_s
+
+    def invalidate(self, name: str) -> None:
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.fetched_at = float("-inf")
+
+    def get(self, name: str) -> Task | None:
+        if self.fresh(name):
+            return self._entries[name].task
+        entry = self._entries.get(name)
         try:
             task = self.registry.get_task(name)
         except redis.RedisError as exc:
@@ -62,8 +99,8 @@ class TaskCache:
         if task is None:
             self._entries.pop(name, None)
             return None
-        self._entries[name] = _Entry(task, now)
+        self._entries[name] = _Entry(task, self._clock())
         return task
 
 
-__all__ = ["RegistryUnavailable", "TaskCache"]
+__all__ = ["RegistryUnavailable", "TaskCache", "TaskReader", "TaskSource"]

@@ -24,15 +24,16 @@ class Origin:
 
 
 def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: TopicSettings,
-             started_at: float) -> list[Outbound]:
-    """The requester's label (only when ``answer_requester``) and always a trace."""
+             started_at: float, llm_ms: float) -> list[Outbound]:
+    """The requester's label (only when ``answer_requester``) and always a trace.
+    ``llm_ms`` is the duration of the LLM call itself (no wait for a slot)."""
     outputs = []
     finished = now()
     if request.answer_requester:
         # One definition with the router's labels (schemas/routed_label.json, timings).
         timings = {
             "llm_queue_ms": _ms(started_at - request.created_at),
-            "llm_ms": round(answer.latency_ms, 3),
+            "llm_ms": round(llm_ms, 3),
             "total_ms": _ms(finished - (request.received_at or request.created_at)),
         }
         label = RoutedLabel(
@@ -48,7 +49,7 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
         surrogate_label=request.surrogate_label, accept_score=request.accept_score,
         model_version=request.model_version, reason=request.reason,
         embedding=request.embedding, embedder_id=request.embedder_id, teacher=teacher,
-        latency_ms=round(answer.latency_ms, 3), cost_usd=answer.usage.cost_usd,
+        latency_ms=round(llm_ms, 3), cost_usd=answer.usage.cost_usd,
         input_tokens=answer.usage.input_tokens, output_tokens=answer.usage.output_tokens,
     )
     outputs.append(Outbound(topics.name("traces"), trace, request.request_id))
@@ -58,28 +59,32 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
 def llm_failure(request: LLMRequest, error: TeacherError, *, origin: Origin,
                 topics: TopicSettings) -> Outbound:
     """The dead letter of a request the teacher could not label."""
-    reason = failure_reason(error)
     detail = f"[{error.reason}] {error.message}"
     if error.raw_answer is not None:
         detail += f" | raw answer: {error.raw_answer}"
-    return dead_letter(reason, detail, origin=origin, topics=topics,
+    return dead_letter(failure_reason(error), detail, origin=origin, topics=topics,
                        request_id=request.request_id, task=request.task)
 
 
-def failure_reason(error: TeacherError) -> str:
+def failure_reason(error: TeacherError) -> DeadLetterReason:
     """``unparseable_answer`` keeps its reason; every other teacher failure is
-    ``llm_failure`` with the specific cause (``http_401``, ``timeout`` ...) in the detail."""
+    ``llm_failure`` with the specific cause (``http_401``, ``timeout`` ...) in the detail.
+
+    >>> from tracer_stream.llm import Usage
+    >>> failure_reason(TeacherError("no", reason="http_500", usage=Usage(), latency_ms=1.0))
+    <DeadLetterReason.LLM_FAILURE: 'llm_failure'>
+    """
     if error.reason == DeadLetterReason.UNPARSEABLE_ANSWER:
         return DeadLetterReason.UNPARSEABLE_ANSWER
     return DeadLetterReason.LLM_FAILURE
 
 
-def dead_letter(reason: str, detail: str, *, origin: Origin, topics: TopicSettings,
-                request_id: str | None = None, task: str | None = None,
+def dead_letter(reason: DeadLetterReason, detail: str, *, origin: Origin,
+                topics: TopicSettings, request_id: str | None = None, task: str | None = None,
                 field: str | None = None) -> Outbound:
     """A dead letter carrying the original record (UTF-8 or base64, truncated if huge)."""
     letter = build_dead_letter(
-        "worker", reason, detail, raw=origin.value,
+        "worker", reason.value, detail, raw=origin.value,
         source=Source(origin.topic, origin.partition, origin.offset), field=field,
         request_id=request_id, task=task)
     return Outbound(topics.name("dead_letter"), letter, request_id)
@@ -89,5 +94,4 @@ def _ms(seconds: float) -> float:
     return round(max(seconds, 0.0) * 1000.0, 3)
 
 
-__all__ = ["Origin", "answered", "dead_letter", "failure_reason",
-           "llm_failure"]
+__all__ = ["Origin", "answered", "dead_letter", "failure_reason", "llm_failure"]

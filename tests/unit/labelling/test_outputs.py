@@ -10,15 +10,17 @@ import redis
 from tracer_stream.config import TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, Trace, encode
 from tracer_stream.contracts.dead_letters import MAX_PAYLOAD_BYTES
-from tracer_stream.llm import Answer, TeacherError, Usage
-from tracer_stream.tasks import Task
-from tracer_stream_worker.outputs import (
+from tracer_stream.contracts.reasons import DeadLetterReason
+from tracer_stream.labelling import (
     Origin,
+    RegistryUnavailable,
+    TaskCache,
     answered,
     dead_letter,
     llm_failure,
 )
-from tracer_stream_worker.tasks import RegistryUnavailable, TaskCache
+from tracer_stream.llm import Answer, TeacherError, Usage
+from tracer_stream.tasks import Task
 
 TOPICS = TopicSettings(prefix="u.")
 ORIGIN = Origin("u.llm-requests", 2, 41, b'{"request_id": "r1"}')
@@ -41,7 +43,7 @@ ANSWER = Answer("refund", "Refund.", Usage(calls=2, retries=1, input_tokens=90,
 
 def test_an_answered_request_yields_its_label_and_a_trace() -> None:
     label_out, trace_out = answered(request(), ANSWER, teacher="openai:m", topics=TOPICS,
-                                    started_at=1001.0)
+                                    started_at=1001.0, llm_ms=812.5)
     assert (label_out.topic, label_out.key, label_out.kind) == ("u.labels", "r1", "routed_label")
     label = label_out.message
     assert isinstance(label, RoutedLabel)
@@ -65,10 +67,10 @@ def test_an_answered_request_yields_its_label_and_a_trace() -> None:
 
 def test_audit_copies_yield_only_a_trace_and_reply_topics_are_honoured() -> None:
     [only] = answered(request(answer_requester=False), ANSWER, teacher="t", topics=TOPICS,
-                      started_at=1001.0)
+                      started_at=1001.0, llm_ms=812.5)
     assert only.kind == "trace"
     label_out, _ = answered(request(reply_topic="my.replies"), ANSWER, teacher="t",
-                            topics=TOPICS, started_at=1001.0)
+                            topics=TOPICS, started_at=1001.0, llm_ms=812.5)
     assert label_out.topic == "my.replies"
 
 
@@ -92,11 +94,11 @@ def test_teacher_failures_become_dead_letters_with_the_raw_answer() -> None:
 
 
 def test_dead_letter_payloads_are_base64_when_binary_and_truncated_when_huge() -> None:
-    binary = dead_letter("malformed_json", "x", topics=TOPICS,
+    binary = dead_letter(DeadLetterReason.MALFORMED_JSON, "x", topics=TOPICS,
                          origin=Origin("t", 0, 0, b"\xff\xfe")).message
     assert isinstance(binary, DeadLetter) and binary.payload_encoding == "base64"
     assert base64.b64decode(binary.payload or "") == b"\xff\xfe"
-    huge = dead_letter("too_large", "x", topics=TOPICS,
+    huge = dead_letter(DeadLetterReason.TOO_LARGE, "x", topics=TOPICS,
                        origin=Origin("t", 0, 0, b"a" * (MAX_PAYLOAD_BYTES + 10))).message
     assert isinstance(huge, DeadLetter) and huge.payload_truncated is True
     assert len(huge.payload or "") == MAX_PAYLOAD_BYTES
@@ -133,3 +135,21 @@ def test_the_task_cache_serves_known_tasks_through_a_redis_outage() -> None:
     del registry.tasks["intents"]
     now[0] = 120.0
     assert cache.get("intents") is None
+
+
+def test_the_task_cache_sees_a_change_after_refresh_s_or_at_once_when_invalidated() -> None:
+    registry = FakeRegistry()
+    registry.tasks["intents"] = Task(name="intents", labels=["refund", "cancel"])
+    now = [0.0]
+    cache = TaskCache(registry, refresh_s=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert cache.get("intents") is not None and cache.fresh("intents")
+    registry.tasks["intents"] = Task(name="intents", labels=["refund", "cancel", "other"])
+    now[0] = 1.9
+    assert cache.get("intents").label_names == ("refund", "cancel")  # type: ignore[union-attr]
+    now[0] = 2.0
+    assert not cache.fresh("intents")
+    assert cache.get("intents").label_names == ("refund", "cancel", "other")  # type: ignore[union-attr]
+    registry.tasks["intents"] = Task(name="intents", labels=["yes", "no"])
+    cache.invalidate("intents")
+    assert cache.get("intents").label_names == ("yes", "no")  # type: ignore[union-attr]
+    assert registry.reads == 3
