@@ -17,9 +17,9 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from threadpoolctl import threadpool_limits
 
 from tracer_stream.bus import BatchConsumer, Producer
+from tracer_stream.bus.delivery import deliver
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import RouterSettings, masked_dump
-from tracer_stream.errors import BusError
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
 from tracer_stream.registry import Registry
 from tracer_stream.routing import (
@@ -70,6 +70,7 @@ class RouterService:
                                   self.embedders)
         self.deduper = Deduper(client, self.guard, prefix=prefix, ttl_s=settings.dedupe_ttl_s)
         self.producer = Producer(settings.kafka)
+        self.reply_topics = ReplyTopics.of(self.producer, topics)
         self.router = BatchRouter(
             topics=RouterTopics(labels=topics.name("labels"),
                                 llm_requests=topics.name("llm_requests"),
@@ -84,7 +85,7 @@ class RouterService:
                           max_text_chars=settings.limits.max_text_chars,
                           registry_max_staleness_s=settings.registry_max_staleness_s),
             rng=random.Random(settings.audit_seed),
-            reply_topics=ReplyTopics.of(self.producer, topics),
+            reply_topics=self.reply_topics,
             novelty_watch=NoveltyWatch(delta=settings.novelty_alarm_delta,
                                        rate_floor=settings.novelty_alarm_rate_floor,
                                        rate_factor=settings.novelty_alarm_rate_factor),
@@ -145,7 +146,11 @@ class RouterService:
                 continue
             started = time.perf_counter()
             result = self.router.route(records)
-            self._deliver(producer, result.outputs)
+            deliver(producer, result.outputs, reply_topics=self.reply_topics, stage="router",
+                    as_dead_letter=lambda out, letter: Output(
+                        self.router.topics.dead_letter, letter, out.key),
+                    attempts=DELIVERY_ATTEMPTS,
+                    pause=lambda attempt: time.sleep(min(5.0, 0.2 * 2**attempt)))
             self.deduper.mark(result.answered)
             try:
                 consumer.commit(records)
@@ -176,20 +181,6 @@ class RouterService:
                 log.warning("could not record the novelty alarm of %s in the registry: %s",
                             alarm.task, exc)
                 self._unsent_alarms.append(alarm)
-
-    def _deliver(self, producer: Producer, outputs: Sequence[Output]) -> None:
-        """Produce and wait for every acknowledgement; retry the whole set on failure."""
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            for out in outputs:
-                producer.send(out.topic, out.message, key=out.key)
-            try:
-                producer.flush_or_raise()
-                return
-            except BusError as exc:
-                if attempt == DELIVERY_ATTEMPTS:
-                    raise
-                log.warning("delivery attempt %d failed, retrying: %s", attempt, exc)
-                time.sleep(min(5.0, 0.2 * 2**attempt))
 
 
 def main(settings: RouterSettings | None = None) -> int:

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 import confluent_kafka
 
 from tracer_stream.bus import BatchConsumer, Producer
+from tracer_stream.bus.delivery import deliver
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import WorkerSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, decode, now
-from tracer_stream.errors import BusError, ContractError
+from tracer_stream.errors import ContractError
 from tracer_stream.llm import Teacher, TeacherError, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
 from tracer_stream.registry import Registry
@@ -202,20 +203,12 @@ class WorkerService:
                         started_at=started_at)
 
     def _publish(self, outputs: Sequence[Output]) -> None:
-        """Produce and wait for acknowledgement; re-send everything if delivery failed
-        (duplicates are allowed, losses are not)."""
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            for out in outputs:
-                self.producer.send(out.topic, out.message, key=out.key)
-            try:
-                self.producer.flush_or_raise()
-                break
-            except BusError as exc:
-                if attempt == PUBLISH_ATTEMPTS:
-                    raise
-                log.error("publishing failed (%s), attempt %d/%d", exc, attempt,
-                          PUBLISH_ATTEMPTS)
-                self.stop.wait(1.0)
+        """Produce and wait for acknowledgement; re-send what failed (duplicates are allowed,
+        losses are not); a label its reply topic refuses becomes a dead letter."""
+        outputs = deliver(self.producer, outputs, reply_topics=self.reply_topics,
+                          stage="worker", as_dead_letter=lambda out, letter: Output(
+                              self.topics.name("dead_letter"), out.key, letter, "dead_letter"),
+                          attempts=PUBLISH_ATTEMPTS, pause=lambda _attempt: self.stop.wait(1.0))
         for out in outputs:
             self.metrics.produced.labels(out.kind).inc()
             if isinstance(out.message, DeadLetter):

@@ -7,6 +7,7 @@ Services commit their input offsets only after every output of a batch is acknow
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import confluent_kafka
@@ -16,6 +17,9 @@ from tracer_stream.contracts import Message, encode
 from tracer_stream.errors import BusError
 
 log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[confluent_kafka.KafkaError | None], None]
+"""Told the outcome of one message: None when it was acknowledged, else the error."""
 
 
 class Producer:
@@ -29,16 +33,24 @@ class Producer:
         if err is not None:
             self._failures.append(f"{msg.topic()}: {err}")
 
-    def send(self, topic: str, message: Message, *, key: str | None = None) -> None:
-        """Queue a message (encoded with the codec) for ``topic``."""
-        self.send_raw(topic, encode(message), key=key)
+    def send(self, topic: str, message: Message, *, key: str | None = None,
+             on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue a message (encoded with the codec) for ``topic``; ``on_delivery`` is told its
+        outcome during a later poll or flush."""
+        self.send_raw(topic, encode(message), key=key, on_delivery=on_delivery)
 
     def send_raw(self, topic: str, value: bytes, *, key: str | None = None,
-                 headers: dict[str, str | bytes | None] | None = None) -> None:
+                 headers: dict[str, str | bytes | None] | None = None,
+                 on_delivery: DeliveryCallback | None = None) -> None:
+        def delivered(err: confluent_kafka.KafkaError | None, msg: Any) -> None:
+            self._on_delivery(err, msg)
+            if on_delivery is not None:
+                on_delivery(err)
+
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers,
-                                       on_delivery=self._on_delivery)
+                                       on_delivery=delivered)
                 break
             except BufferError:
                 self._producer.poll(0.05)

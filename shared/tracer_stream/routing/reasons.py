@@ -44,4 +44,4 @@ TOO_LARGE: Final = "too_large"
 TEXT_TOO_LONG: Final = "text_too_long"
 UNKNOWN_TASK: Final = "unknown_task"
 # plus the reply-topic refusals of :mod:`tracer_stream.bus.reply_topics`
-# (``unknown_reply_topic``, ``forbidden_reply_topic``)
+# (``reply_topic_not_allowed``, ``unknown_reply_topic``, ``reply_undeliverable``)
