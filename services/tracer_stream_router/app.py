@@ -59,8 +59,7 @@ class RouterService:
         self._metrics_registry = metrics_registry
         topics = settings.topics
         prefix = settings.redis.key_prefix
-        client = redis.Redis.from_url(settings.redis.url.get_secret_value(),
-                                      **settings.redis.client_kwargs())
+        client = settings.redis.client()
         self.registry = Registry(client, prefix)
         self.guard = RedisGuard()
         self.holder = ModelHolder()

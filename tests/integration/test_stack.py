@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tracer_stream.bus import BatchConsumer
-from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.contracts import ClassificationRequest, decode
 from tracer_stream.stack import EmbeddedStack, free_port
 
@@ -42,6 +43,9 @@ def test_cli_stack_kcat_roundtrip_leaves_no_process(tmp_path: Path, kcat_env: di
     up = _cli("stack", "up", *ports, env=env)
     assert up.returncode == 0, up.stderr
     assert f"TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kport}" in up.stdout
+    password = (state / "stack" / "redis.password").read_text()
+    assert len(password) >= 24 and password not in up.stdout + up.stderr
+    assert "TRACER_STREAM_REDIS_PASSWORD=**********" in up.stdout
     try:
         again = _cli("stack", "up", *ports, env=env)
         assert again.returncode == 0 and "exists" in again.stdout
@@ -83,3 +87,15 @@ def test_stack_refuses_a_port_taken_by_someone_else(tmp_path: Path, stack: Embed
     with pytest.raises(StackError, match=f"port {stack.redis_port}.*already in use"):
         intruder.up()
     assert intruder.status().kafka_pid is None and intruder.status().redis_pid is None
+
+
+def test_embedded_redis_requires_the_generated_password(stack: EmbeddedStack) -> None:
+    anonymous = RedisSettings(url=stack.redis.url)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.client().ping()
+    wrong = RedisSettings(url=stack.redis.url, password="not-the-password")
+    with pytest.raises(redis.AuthenticationError):
+        wrong.client().ping()
+    assert stack.redis.client().ping()
+    assert stack.password_file.stat().st_mode & 0o077 == 0
+    assert stack.env()["TRACER_STREAM_REDIS_PASSWORD"] == stack.password_file.read_text()

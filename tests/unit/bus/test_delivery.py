@@ -118,5 +118,5 @@ def test_nothing_is_lost_or_doubled(replies: ReplyTopics) -> None:
     outputs: list[Any] = [Out("tracer.replies.a" if i % 2 else "t.labels", label(f"r{i}"),
                               f"r{i}") for i in range(10)]
     run(producer, outputs, replies)
-    ids = sorted(getattr(m, "request_id") for _t, m in producer.delivered)
+    ids = sorted(m.request_id for _t, m in producer.delivered)
     assert ids == sorted(f"r{i}" for i in range(10))
