@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 
 import confluent_kafka
 
-from tracer_stream.bus.producer import Producer
+from tracer_stream.bus.producer import DeliveryCallback, Producer
 from tracer_stream.bus.reply_topics import REPLY_UNDELIVERABLE, ReplyTopics
 from tracer_stream.contracts import DeadLetter, Message, encode
 from tracer_stream.contracts.dead_letters import dead_letter
@@ -91,10 +91,15 @@ def _send_round(producer: Producer, current: Sequence[Outgoing], indexes: Sequen
     """Send ``current[i]`` for each index and flush; the delivery error (None: acknowledged)
     of every index that got a report (an index without one was not acknowledged in time)."""
     errors: dict[int, confluent_kafka.KafkaError | None] = {}
+
+    def report(index: int) -> DeliveryCallback:
+        def reported(err: confluent_kafka.KafkaError | None) -> None:
+            errors[index] = err
+        return reported
+
     for index in indexes:
         out = current[index]
-        producer.send(out.topic, out.message, key=out.key,
-                      on_delivery=lambda err, i=index: errors.__setitem__(i, err))
+        producer.send(out.topic, out.message, key=out.key, on_delivery=report(index))
     try:
         producer.flush_or_raise()
     except BusError as exc:

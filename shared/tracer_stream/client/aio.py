@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -208,7 +208,8 @@ class AsyncTracerClient:
 
     # streaming ---------------------------------------------------------------------------
     async def stream_labels(self, *, group_id: str | None = None, from_beginning: bool = False,
-                            idle_timeout_s: float | None = None) -> AsyncIterator[RoutedLabel]:
+                            idle_timeout_s: float | None = None
+                            ) -> AsyncGenerator[RoutedLabel, None]:
         """Every label on the labels topic, as a member of consumer group ``group_id``
         (default: a new group). A label's offset is committed when the next one is asked for,
         so a restarted subscriber resumes after the last label it finished with. Stops after
