@@ -1,4 +1,6 @@
-"""``tracer-stream topics create``: create every topic explicitly (idempotent)."""
+"""``tracer-stream topics create``: create every topic explicitly (idempotent), including the
+application's shared reply topic (``TRACER_STREAM_TOPICS_REPLIES``) that the client SDK reads,
+so that clients need no admin rights at run time."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("topics", help="create the deployment's Kafka topics")
+    parser = sub.add_parser("topics", help="create the deployment's Kafka topics and the reply topic")
     parser.add_argument("action", choices=["create", "list"])
     parser.set_defaults(handler=_run)
 

@@ -41,7 +41,7 @@ def reference_markdown() -> str:
             shown = "(secret)" if isinstance(default, SecretStr) else _show(default)
             kind = str(field.annotation).replace("typing.", "").replace("<class '", "").replace(
                 "'>", "").replace("pydantic.types.", "").replace("|", "\\|")
-            out.append(f"| `{variable}` | {kind} | {shown} | {field.description or ''} |")
+            out.append(f"| `{variable}` | {kind} | {shown} | {(field.description or '').replace(chr(10), ' ')} |")
         out.append("")
     return "\n".join(out)
 
@@ -49,5 +49,7 @@ def reference_markdown() -> str:
 def _show(value: object) -> str:
     if isinstance(value, BaseModel):
         return ""
+    if isinstance(value, tuple):
+        value = ",".join(str(v) for v in value)
     text = "" if value is None else str(value)
     return f"`{text}`" if text else ""
