@@ -41,7 +41,8 @@ def reference_markdown() -> str:
             shown = "(secret)" if isinstance(default, SecretStr) else _show(default)
             kind = str(field.annotation).replace("typing.", "").replace("<class '", "").replace(
                 "'>", "").replace("pydantic.types.", "").replace("|", "\\|")
-            out.append(f"| `{variable}` | {kind} | {shown} | {(field.description or '').replace(chr(10), ' ')} |")
+            description = " ".join((field.description or "").split())
+            out.append(f"| `{variable}` | {kind} | {shown} | {description} |")
         out.append("")
     return "\n".join(out)
 
