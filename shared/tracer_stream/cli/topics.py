@@ -8,7 +8,8 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("topics", help="create the deployment's Kafka topics and the reply topic")
+    parser = sub.add_parser("topics",
+                            help="create the deployment's Kafka topics and the reply topic")
     parser.add_argument("action", choices=["create", "list"])
     parser.set_defaults(handler=_run)
 
