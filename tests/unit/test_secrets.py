@@ -81,3 +81,13 @@ def test_router_settings_masks_the_signing_key(monkeypatch: pytest.MonkeyPatch) 
     settings = RouterSettings()
     assert isinstance(settings.model_signing_key, SecretStr)
     assert "planted-signing-7790" not in repr(masked_dump(settings))
+
+
+def test_a_rejected_value_is_not_echoed_in_the_validation_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("TRACER_STREAM_KAFKA_EXTRA", '{"sasl.password": ["planted-bad-7791"]}')
+    with pytest.raises(ValidationError) as caught:
+        WorkerSettings()
+    assert "extra" in str(caught.value) and "planted-bad-7791" not in str(caught.value)

@@ -49,7 +49,7 @@ DEV_SIGNING_KEY = "dev-only-insecure-signing-key"
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=f"TRACER_STREAM_{prefix}_", extra="ignore", env_nested_delimiter="__",
-        use_attribute_docstrings=True,
+        use_attribute_docstrings=True, hide_input_in_errors=True,  # a bad value may be a secret
     )
 
 
