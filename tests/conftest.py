@@ -1,5 +1,7 @@
 """Marks every test by its folder: ``tests/unit`` → ``unit``, ``tests/integration`` →
-``integration``. Select with ``-m unit`` or ``-m integration``."""
+``integration``, and the docstring examples of the library and services (collected from
+``shared/`` and ``services/`` by ``--doctest-modules``) → ``unit``. Select with ``-m unit`` or
+``-m integration``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ _ROOT = Path(__file__).parent
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        kind = Path(str(item.fspath)).relative_to(_ROOT).parts[0]
+        path = Path(str(item.fspath))
+        kind = path.relative_to(_ROOT).parts[0] if path.is_relative_to(_ROOT) else "unit"
         if kind in ("unit", "integration"):
             item.add_marker(getattr(pytest.mark, kind))

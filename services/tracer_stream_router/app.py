@@ -17,7 +17,6 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from threadpoolctl import threadpool_limits
 
 from tracer_stream.bus import BatchConsumer, Producer
-from tracer_stream.bus.delivery import deliver
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import RouterSettings, masked_dump
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
@@ -30,7 +29,6 @@ from tracer_stream.routing import (
     Limits,
     ModelHolder,
     ModelRefresher,
-    Output,
     RedisGuard,
     RouterMetrics,
     RouterTopics,
@@ -43,8 +41,6 @@ from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
 from tracer_stream_router.announcements import AnnouncementFeed
 
 log = logging.getLogger("tracer_stream.router")
-
-DELIVERY_ATTEMPTS = 5
 
 
 class RouterService:
@@ -70,6 +66,7 @@ class RouterService:
         self.deduper = Deduper(client, self.guard, prefix=prefix, ttl_s=settings.dedupe_ttl_s)
         self.producer = Producer(settings.kafka)
         self.reply_topics = ReplyTopics.of(self.producer, topics)
+        self._reroute = self.reply_topics.rerouter("router", topics.name("dead_letter"))
         self.router = BatchRouter(
             topics=RouterTopics(labels=topics.name("labels"),
                                 llm_requests=topics.name("llm_requests"),
@@ -145,12 +142,8 @@ class RouterService:
                 continue
             started = time.perf_counter()
             result = self.router.route(records)
-            deliver(producer, result.outputs, reply_topics=self.reply_topics, stage="router",
-                    as_dead_letter=lambda out, letter: Output(
-                        self.router.topics.dead_letter, letter, out.key),
-                    attempts=DELIVERY_ATTEMPTS,
-                    pause=lambda attempt: time.sleep(min(5.0, 0.2 * 2**attempt)))
-            self.deduper.mark(result.answered)
+            producer.deliver(result.outputs, reroute=self._reroute)
+            self.deduper.mark(result.answered, result.dead_lettered)
             try:
                 consumer.commit(records)
             except confluent_kafka.KafkaException as exc:  # e.g. partitions revoked meanwhile

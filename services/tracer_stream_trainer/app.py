@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from typing import Any, cast
 
 import faust
 from faust.types import StreamT
 from prometheus_client import CollectorRegistry
 
-from tracer_stream.config import KafkaSettings, TrainerSettings
+from tracer_stream.config import TrainerSettings
+from tracer_stream.config.kafka_clients import faust_options
 from tracer_stream.contracts.dead_letters import Source
 from tracer_stream_trainer.runtime import TrainerRuntime
 
@@ -34,33 +34,12 @@ BATCH_MAX = 500
 BATCH_WITHIN_S = 0.5
 
 
-def _credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials | None:
-    """faust's form of the librdkafka security settings."""
-    context = None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=kafka.ssl_ca_location)
-        if kafka.ssl_certificate_location:
-            password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
-            context.load_cert_chain(kafka.ssl_certificate_location, kafka.ssl_key_location,
-                                    password)
-    if kafka.security_protocol.startswith("SASL"):
-        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
-        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
-                                     mechanism=kafka.sasl_mechanism or "PLAIN",
-                                     ssl_context=context)
-    return faust.SSLCredentials(context) if context is not None else None
-
-
 def build_app(settings: TrainerSettings, runtime: TrainerRuntime) -> faust.App:
     """The faust app wired to ``runtime``."""
     kafka = settings.kafka
     app = faust.App(
         settings.group_id,
-        broker=[f"kafka://{host.strip()}" for host in kafka.bootstrap_servers.split(",")],
-        broker_credentials=_credentials(kafka),
-        broker_client_id=f"{kafka.client_id}-trainer",
-        broker_session_timeout=kafka.session_timeout_ms / 1000,
-        broker_heartbeat_interval=kafka.heartbeat_interval_ms / 1000,
+        **faust_options(kafka.consumer_config(settings.group_id) | kafka.producer_config()),
         topic_partitions=settings.topics.partitions,
         topic_replication_factor=settings.topics.replication_factor,
         consumer_auto_offset_reset="earliest",

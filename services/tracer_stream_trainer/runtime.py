@@ -18,9 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from tracer_stream.bus import Producer
 from tracer_stream.config import TrainerSettings
-from tracer_stream.contracts import DeadLetter
+from tracer_stream.contracts import DeadLetter, Outbound
 from tracer_stream.contracts.dead_letters import Source
-from tracer_stream.errors import BusError
 from tracer_stream.learn import n_min, spend_delta
 from tracer_stream.obs import Heartbeat
 from tracer_stream.registry import Registry
@@ -37,7 +36,6 @@ from tracer_stream_trainer.metrics import TrainerMetrics
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_ATTEMPTS = 3
 
 
 class TrainerRuntime:
@@ -112,20 +110,10 @@ class TrainerRuntime:
 
     def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Rejected trace messages to the dead-letter topic, acknowledged before the batch is
-        acknowledged; after a few failed attempts the letters stay in the log (warning above)."""
-        if not letters:
-            return
+        acknowledged (the bus's one delivery policy; it raises when the broker keeps failing,
+        so the batch is not acknowledged and comes back after a restart)."""
         topic = self.settings.topics.name("dead_letter")
-        for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
-            for letter in letters:
-                self.producer.send(topic, letter, key=letter.request_id)
-            try:
-                self.producer.flush_or_raise()
-                return
-            except BusError as exc:
-                log.error("dead letters not delivered (attempt %d/%d): %s", attempt,
-                          DEAD_LETTER_ATTEMPTS, exc)
-                time.sleep(attempt)
+        self.producer.deliver([Outbound(topic, letter, letter.request_id) for letter in letters])
 
     def refresh_gauges(self) -> None:
         with self._lock:

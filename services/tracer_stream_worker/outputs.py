@@ -6,20 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracer_stream.config import TopicSettings
-from tracer_stream.contracts import LLMRequest, Message, RoutedLabel, Trace, now
+from tracer_stream.contracts import LLMRequest, Outbound, RoutedLabel, Trace, now
 from tracer_stream.contracts.dead_letters import Source
 from tracer_stream.contracts.dead_letters import dead_letter as build_dead_letter
+from tracer_stream.contracts.reasons import DeadLetterReason
 from tracer_stream.llm import Answer, TeacherError
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """A message to produce: topic, key, message; ``kind`` names it for the metrics."""
-
-    topic: str
-    key: str | None
-    message: Message
-    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +24,7 @@ class Origin:
 
 
 def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: TopicSettings,
-             started_at: float) -> list[Output]:
+             started_at: float) -> list[Outbound]:
     """The requester's label (only when ``answer_requester``) and always a trace."""
     outputs = []
     finished = now()
@@ -48,8 +39,8 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
             model_version=request.model_version, accept_score=request.accept_score,
             reason=request.reason, timings=timings, metadata=request.metadata,
         )
-        outputs.append(Output(request.reply_topic or topics.name("labels"), request.request_id,
-                              label, "label"))
+        outputs.append(Outbound(request.reply_topic or topics.name("labels"), label,
+                                request.request_id))
     trace = Trace(
         request_id=request.request_id, task=request.task, text=request.text,
         label=answer.label, audit=request.audit, gate_accepted=request.gate_accepted,
@@ -59,12 +50,12 @@ def answered(request: LLMRequest, answer: Answer, *, teacher: str, topics: Topic
         latency_ms=round(answer.latency_ms, 3), cost_usd=answer.usage.cost_usd,
         input_tokens=answer.usage.input_tokens, output_tokens=answer.usage.output_tokens,
     )
-    outputs.append(Output(topics.name("traces"), request.request_id, trace, "trace"))
+    outputs.append(Outbound(topics.name("traces"), trace, request.request_id))
     return outputs
 
 
 def llm_failure(request: LLMRequest, error: TeacherError, *, origin: Origin,
-                topics: TopicSettings) -> Output:
+                topics: TopicSettings) -> Outbound:
     """The dead letter of a request the teacher could not label."""
     reason = failure_reason(error)
     detail = f"[{error.reason}] {error.message}"
@@ -77,23 +68,25 @@ def llm_failure(request: LLMRequest, error: TeacherError, *, origin: Origin,
 def failure_reason(error: TeacherError) -> str:
     """``unparseable_answer`` keeps its reason; every other teacher failure is
     ``llm_failure`` with the specific cause (``http_401``, ``timeout`` ...) in the detail."""
-    return "unparseable_answer" if error.reason == "unparseable_answer" else "llm_failure"
+    if error.reason == DeadLetterReason.UNPARSEABLE_ANSWER:
+        return DeadLetterReason.UNPARSEABLE_ANSWER
+    return DeadLetterReason.LLM_FAILURE
 
 
 def dead_letter(reason: str, detail: str, *, origin: Origin, topics: TopicSettings,
                 request_id: str | None = None, task: str | None = None,
-                field: str | None = None) -> Output:
+                field: str | None = None) -> Outbound:
     """A dead letter carrying the original record (UTF-8 or base64, truncated if huge)."""
     letter = build_dead_letter(
         "worker", reason, detail, raw=origin.value,
         source=Source(origin.topic, origin.partition, origin.offset), field=field,
         request_id=request_id, task=task)
-    return Output(topics.name("dead_letter"), request_id, letter, "dead_letter")
+    return Outbound(topics.name("dead_letter"), letter, request_id)
 
 
 def _ms(seconds: float) -> float:
     return round(max(seconds, 0.0) * 1000.0, 3)
 
 
-__all__ = ["Origin", "Output", "answered", "dead_letter", "failure_reason",
+__all__ = ["Origin", "answered", "dead_letter", "failure_reason",
            "llm_failure"]

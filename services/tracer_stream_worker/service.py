@@ -16,10 +16,9 @@ from collections.abc import Sequence
 import confluent_kafka
 
 from tracer_stream.bus import BatchConsumer, Producer
-from tracer_stream.bus.delivery import deliver
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import WorkerSettings
-from tracer_stream.contracts import DeadLetter, LLMRequest, decode, now
+from tracer_stream.contracts import DeadLetter, LLMRequest, Outbound, decode, now
 from tracer_stream.errors import ContractError
 from tracer_stream.llm import Teacher, TeacherError, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
@@ -28,7 +27,6 @@ from tracer_stream.tasks import Task
 from tracer_stream_worker.metrics import WorkerMetrics
 from tracer_stream_worker.outputs import (
     Origin,
-    Output,
     answered,
     dead_letter,
     failure_reason,
@@ -38,7 +36,6 @@ from tracer_stream_worker.tasks import RegistryUnavailable, TaskCache
 
 log = logging.getLogger(__name__)
 
-PUBLISH_ATTEMPTS = 3
 
 
 class _Stopping(Exception):
@@ -64,6 +61,7 @@ class WorkerService:
         self.consumer = BatchConsumer(settings.kafka, settings.group_id, [self.source_topic])
         self.producer = Producer(settings.kafka)
         self.reply_topics = ReplyTopics.of(self.producer, settings.topics)
+        self._reroute = self.reply_topics.rerouter("worker", settings.topics.name("dead_letter"))
 
     def ready(self) -> bool:
         return bool(self.consumer.assigned) and self.registry_ok
@@ -108,21 +106,21 @@ class WorkerService:
             self._commit(batch)
 
     def _process(self, runner: asyncio.Runner, batch: Sequence[confluent_kafka.Message]
-                 ) -> list[Output]:
+                 ) -> list[Outbound]:
         """Decode and resolve synchronously, then label every valid request concurrently."""
-        slots: list[list[Output] | tuple[LLMRequest, Task, Origin]] = []
+        slots: list[list[Outbound] | tuple[LLMRequest, Task, Origin]] = []
         for record in batch:
             origin = Origin(record.topic(), record.partition(), record.offset(), record.value())
             slots.append(self._prepare(record.value(), origin))
         jobs = [slot for slot in slots if isinstance(slot, tuple)]
         labelled = iter(runner.run(self._label_all(jobs)))
-        outputs: list[Output] = []
+        outputs: list[Outbound] = []
         for slot in slots:
             outputs += next(labelled) if isinstance(slot, tuple) else slot
         return outputs
 
     def _prepare(self, raw: bytes | None, origin: Origin
-                 ) -> list[Output] | tuple[LLMRequest, Task, Origin]:
+                 ) -> list[Outbound] | tuple[LLMRequest, Task, Origin]:
         limits = self.settings.limits
         try:
             request = decode(LLMRequest, raw or b"", max_bytes=limits.max_message_bytes)
@@ -163,7 +161,7 @@ class WorkerService:
             self.heartbeat.beat()
 
     async def _label_all(self, jobs: Sequence[tuple[LLMRequest, Task, Origin]]
-                         ) -> list[list[Output]]:
+                         ) -> list[list[Outbound]]:
         ticker = asyncio.create_task(self._tick())
         try:
             return await asyncio.gather(*(self._label(*job) for job in jobs))
@@ -176,7 +174,7 @@ class WorkerService:
             self.heartbeat.beat()
             await asyncio.sleep(1.0)
 
-    async def _label(self, request: LLMRequest, task: Task, origin: Origin) -> list[Output]:
+    async def _label(self, request: LLMRequest, task: Task, origin: Origin) -> list[Outbound]:
         started_at = now()
         try:
             prompt = task.render_prompt(request.text)
@@ -202,13 +200,10 @@ class WorkerService:
         return answered(request, answer, teacher=self.teacher.name, topics=self.topics,
                         started_at=started_at)
 
-    def _publish(self, outputs: Sequence[Output]) -> None:
-        """Produce and wait for acknowledgement; re-send what failed (duplicates are allowed,
-        losses are not); a label its reply topic refuses becomes a dead letter."""
-        outputs = deliver(self.producer, outputs, reply_topics=self.reply_topics,
-                          stage="worker", as_dead_letter=lambda out, letter: Output(
-                              self.topics.name("dead_letter"), out.key, letter, "dead_letter"),
-                          attempts=PUBLISH_ATTEMPTS, pause=lambda _attempt: self.stop.wait(1.0))
+    def _publish(self, outputs: Sequence[Outbound]) -> None:
+        """Produce and wait for acknowledgement (the bus's one delivery policy); a label its
+        reply topic refuses becomes a dead letter."""
+        outputs = self.producer.deliver(outputs, sleep=self.stop.wait, reroute=self._reroute)
         for out in outputs:
             self.metrics.produced.labels(out.kind).inc()
             if isinstance(out.message, DeadLetter):

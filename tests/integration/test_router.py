@@ -42,7 +42,7 @@ def dep(kafka: KafkaSettings, redis_settings: RedisSettings, service_env: dict[s
 @pytest.fixture(scope="module")
 def router(dep: Deployment) -> Router:
     # registry polls are rare: only an announcement explains a prompt swap
-    return dep.router(TRACER_STREAM_LIMITS_MAX_MESSAGE_BYTES="2048",
+    return dep.router(TRACER_STREAM_LIMITS_MAX_MESSAGE_BYTES="16384",
                       TRACER_STREAM_LIMITS_MAX_TEXT_CHARS="100",
                       TRACER_STREAM_ROUTER_MODEL_REFRESH_S="600")
 
@@ -62,7 +62,7 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
     dep.send([b"{oops", orjson.dumps({"schema_version": 1, "request_id": "no-text",
                                        "task": task}),
               orjson.dumps({"schema_version": 1, "request_id": "big", "task": task,
-                            "text": "x" * 3000})])
+                            "text": "x" * 20000})])
     dep.send([request("long", "y" * 101, task), request("who", "hi", "no-such-task"),
               request("ok-1", "my card was stolen", task, metadata={"k": 1}),
               request("ok-2", "rain forecast", task),
@@ -105,6 +105,23 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
                          outcome="dead_letter") == 6
     assert router.metric("tracer_stream_router_requests_total", task="_unknown",
                          outcome="dead_letter") == 2  # undecodable, and the unknown task
+
+
+def test_a_request_can_be_retried_with_the_same_id_after_a_dead_letter(
+        dep: Deployment, router: Router, out: Collector) -> None:
+    task = dep.new_task("retry")
+    dep.send([request("again", "y" * 101, task)])
+    out.wait_for({"again"})
+    (first,) = out.by_request()["again"]
+    assert isinstance(first, DeadLetter) and first.reason == "text_too_long"
+    dep.send([request("again", "my card was stolen", task)])  # the client fixed the text
+
+    def answered() -> bool:
+        out.poll()
+        return any(isinstance(m, LLMRequest) for m in out.by_request()["again"])
+
+    wait_until(answered, 20, what="the retry forwarded to the LLM")
+    assert [type(m).__name__ for m in out.by_request()["again"]] == ["DeadLetter", "LLMRequest"]
 
 
 def test_certified_model_answers_audits_and_skips_duplicates(

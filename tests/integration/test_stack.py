@@ -99,3 +99,25 @@ def test_embedded_redis_requires_the_generated_password(stack: EmbeddedStack) ->
     assert stack.redis.client().ping()
     assert stack.password_file.stat().st_mode & 0o077 == 0
     assert stack.env()["TRACER_STREAM_REDIS_PASSWORD"] == stack.password_file.read_text()
+
+
+def test_a_restarted_stack_still_knows_its_tasks(tmp_path: Path) -> None:
+    from tracer_stream.registry import Registry
+    from tracer_stream.tasks import Task
+
+    stack = EmbeddedStack(tmp_path / "state", kafka_port=free_port(), redis_port=free_port())
+    stack.up()
+    try:
+        registry = Registry.from_settings(stack.redis)
+        registry.put_task(Task(name="kept", labels=["a", "b"]))
+        registry.close()
+    finally:
+        stack.down()
+    stack.up()
+    try:
+        registry = Registry.from_settings(stack.redis)
+        task = registry.get_task("kept")
+        registry.close()
+        assert task is not None and task.label_names == ("a", "b")
+    finally:
+        stack.down()

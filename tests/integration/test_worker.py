@@ -149,7 +149,7 @@ def test_deferred_requests_get_a_label_and_a_trace(
         openai_worker: ServiceProcess) -> None:
     task = register_task(redis_settings)
     happy = llm_request(task, "what a lovely day", metadata={"ticket": 12})
-    corrected = llm_request(task, "corrected please", reason="low_score")
+    corrected = llm_request(task, "corrected please", reason="below_threshold")
     send(kafka, worker_topics, happy, corrected)
     ids = {happy.request_id, corrected.request_id}
     got = collect(kafka, worker_topics, has(labels=ids, traces=ids))
@@ -170,7 +170,7 @@ def test_deferred_requests_get_a_label_and_a_trace(
     assert trace.cost_usd == pytest.approx(0.04)
     assert trace.latency_ms > 0
     assert labels[corrected.request_id][0].label == "negative"
-    assert labels[corrected.request_id][0].reason == "low_score"
+    assert labels[corrected.request_id][0].reason == "below_threshold"
     assert got["dead_letter"] == []
 
 

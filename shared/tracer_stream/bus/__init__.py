@@ -2,6 +2,6 @@
 
 from tracer_stream.bus.admin import ensure_topics
 from tracer_stream.bus.consumer import BatchConsumer
-from tracer_stream.bus.producer import Producer
+from tracer_stream.bus.producer import DeliveryPolicy, Producer
 
-__all__ = ["BatchConsumer", "Producer", "ensure_topics"]
+__all__ = ["BatchConsumer", "DeliveryPolicy", "Producer", "ensure_topics"]

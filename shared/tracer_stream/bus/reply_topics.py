@@ -28,11 +28,11 @@ requests because of an unrelated outage.
 ...                      internal={"tracer.models", "tracer.traces"})
 >>> topics.refusal("tracer.replies.app") is None, topics.refusal(None) is None
 (True, True)
->>> topics.refusal("payments.events")
-('reply_topic_not_allowed', "reply_topic 'payments.events' does not start with an allowed \
-reply prefix ('tracer.replies.')")
->>> topics.refusal("tracer.replies.nope")
-('unknown_reply_topic', "reply_topic 'tracer.replies.nope' does not exist")
+>>> print(*topics.refusal("payments.events"), sep=": ")
+reply_topic_not_allowed: reply_topic 'payments.events' does not start with an allowed reply \
+prefix ('tracer.replies.')
+>>> print(*topics.refusal("tracer.replies.nope"), sep=": ")
+unknown_reply_topic: reply_topic 'tracer.replies.nope' does not exist
 """
 
 from __future__ import annotations
@@ -41,20 +41,29 @@ import logging
 import time
 from collections.abc import Callable, Collection, Sequence
 
-from tracer_stream.bus.producer import Producer
+import confluent_kafka
+
+from tracer_stream.bus.producer import Producer, Reroute
 from tracer_stream.config import TopicSettings
+from tracer_stream.contracts import Outbound, encode
+from tracer_stream.contracts.dead_letters import dead_letter
+from tracer_stream.contracts.messages import Stage
+from tracer_stream.contracts.reasons import DeadLetterReason
 from tracer_stream.errors import BusError
 
 log = logging.getLogger(__name__)
 
-REPLY_TOPIC_NOT_ALLOWED = "reply_topic_not_allowed"
-"""Dead-letter reason: the request's ``reply_topic`` is not under an allowed reply prefix (or
-is one of the deployment's own topics)."""
-UNKNOWN_REPLY_TOPIC = "unknown_reply_topic"
-"""Dead-letter reason: the request's (allowed) ``reply_topic`` does not exist."""
-REPLY_UNDELIVERABLE = "reply_undeliverable"
-"""Dead-letter reason: producing the label to the allowed ``reply_topic`` failed (deleted,
-denied by an ACL...); the dead letter's payload is the label."""
+REPLY_TOPIC_NOT_ALLOWED = DeadLetterReason.REPLY_TOPIC_NOT_ALLOWED
+UNKNOWN_REPLY_TOPIC = DeadLetterReason.UNKNOWN_REPLY_TOPIC
+REPLY_UNDELIVERABLE = DeadLetterReason.REPLY_UNDELIVERABLE
+
+_ERR = confluent_kafka.KafkaError
+PERMANENT_ERRORS = frozenset({
+    _ERR.UNKNOWN_TOPIC_OR_PART, _ERR._UNKNOWN_TOPIC, _ERR._UNKNOWN_PARTITION,
+    _ERR.TOPIC_AUTHORIZATION_FAILED, _ERR.TOPIC_EXCEPTION, _ERR.MSG_SIZE_TOO_LARGE,
+    _ERR._MSG_TIMED_OUT, _ERR.POLICY_VIOLATION, _ERR.INVALID_RECORD,
+})
+"""Produce errors that sending to the same reply topic again does not cure."""
 
 
 _MAX_REMEMBERED = 10_000  # missing topic names remembered at most (then forgotten at once)
@@ -98,7 +107,28 @@ class ReplyTopics:
             self._failed.clear()
         self._failed[topic] = (self._clock(), why)
 
-    def reason(self, topic: str | None) -> str | None:
+    def rerouter(self, stage: Stage, dead_letter_topic: str) -> Reroute:
+        """The ``reroute`` hook of :meth:`Producer.deliver`: a label that its reply topic
+        refuses for good (or still at the last attempt) becomes a ``reply_undeliverable`` dead
+        letter on ``dead_letter_topic``; the deployment's own topics are sent again."""
+        def reroute(out: Outbound, err: confluent_kafka.KafkaError,
+                    last: bool) -> Outbound | None:
+            if not self.is_reply_topic(out.topic) or not (
+                    last or err.code() in PERMANENT_ERRORS):
+                return None
+            self.failed(out.topic, str(err))
+            log.warning("reply topic %s is undeliverable (%s): dead-lettering the label",
+                        out.topic, err)
+            message = out.message
+            letter = dead_letter(
+                stage, REPLY_UNDELIVERABLE, f"producing the label to reply_topic "
+                f"{out.topic!r} failed: {err}", raw=encode(message), field="reply_topic",
+                request_id=getattr(message, "request_id", None),
+                task=getattr(message, "task", None))
+            return Outbound(dead_letter_topic, letter, out.key)
+        return reroute
+
+    def reason(self, topic: str | None) -> DeadLetterReason | None:
         """The dead-letter reason for ``topic`` (None: it may be used)."""
         if topic is None or topic == self._labels:
             return None
@@ -124,18 +154,18 @@ class ReplyTopics:
         self._missing[topic] = now
         return UNKNOWN_REPLY_TOPIC
 
-    def refusal(self, topic: str | None) -> tuple[str, str] | None:
+    def refusal(self, topic: str | None) -> tuple[DeadLetterReason, str] | None:
         """``(reason, detail)`` for a dead letter when ``topic`` may not be used, else None."""
         reason = self.reason(topic)
         if reason is None or topic is None:
             return None
-        if reason == REPLY_TOPIC_NOT_ALLOWED:
+        if reason is REPLY_TOPIC_NOT_ALLOWED:
             if topic in self._internal:
                 return reason, f"reply_topic {topic!r} is one of the deployment's own topics"
             allowed = ", ".join(repr(p) for p in self._prefixes)
             return reason, (f"reply_topic {topic!r} does not start with an allowed reply "
                             f"prefix ({allowed})")
-        if reason == REPLY_UNDELIVERABLE:
+        if reason is REPLY_UNDELIVERABLE:
             return reason, f"producing to reply_topic {topic!r} failed: {self._failed[topic][1]}"
         return reason, f"reply_topic {topic!r} does not exist"
 

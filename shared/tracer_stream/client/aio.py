@@ -27,6 +27,7 @@ from aiokafka.errors import KafkaError
 
 from tracer_stream.client.inbox import ClassifyTimeout, ReplyInbox
 from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.config.kafka_clients import aiokafka_options
 from tracer_stream.contracts import ClassificationRequest, RoutedLabel, decode, encode, now
 from tracer_stream.errors import BusError, ConfigError, ContractError
 
@@ -144,7 +145,7 @@ class AsyncTracerClient:
                                                name=f"replies:{self.reply_topic}")
 
     async def _connect(self) -> None:
-        kwargs = self.kafka.aiokafka_kwargs()
+        kwargs = aiokafka_options(self.kafka.common_config())
         # not idempotent: a rare duplicate of a request is answered once (the router skips
         # request ids it already answered), and the embedded broker has no InitProducerId
         self._producer = AIOKafkaProducer(**kwargs, acks="all", linger_ms=2)
@@ -217,7 +218,7 @@ class AsyncTracerClient:
         denied, broker gone for good) raises :class:`BusError`."""
         labels = self.topics.name("labels")
         consumer = AIOKafkaConsumer(
-            **self.kafka.aiokafka_kwargs(),
+            **aiokafka_options(self.kafka.common_config()),
             group_id=group_id or f"tracer-labels-{uuid.uuid4().hex[:12]}",
             enable_auto_commit=False,
             auto_offset_reset="earliest" if from_beginning else "latest",

@@ -111,24 +111,6 @@ class KafkaSettings(BaseSettings):
         }
         return conf | self.extra
 
-    def aiokafka_kwargs(self) -> dict[str, Any]:
-        """The same connection and security settings in :mod:`aiokafka`'s form (``extra``
-        librdkafka options have no aiokafka equivalent and are not applied)."""
-        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers,
-                                  "client_id": self.client_id,
-                                  "security_protocol": self.security_protocol}
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            kwargs["ssl_context"] = create_ssl_context(
-                cafile=self.ssl_ca_location, certfile=self.ssl_certificate_location,
-                keyfile=self.ssl_key_location, password=_reveal(self.ssl_key_password))
-        if self.security_protocol.startswith("SASL"):
-            kwargs |= {"sasl_mechanism": self.sasl_mechanism or "PLAIN",
-                       "sasl_plain_username": self.sasl_username,
-                       "sasl_plain_password": _reveal(self.sasl_password)}
-        return kwargs
-
     def consumer_config(self, group_id: str) -> dict[str, Any]:
         """A consumer that commits only what the caller explicitly commits."""
         conf = self.common_config() | {
@@ -388,8 +370,6 @@ class TrainerSettings(_ServiceSettings):
     model_config = _config("TRAINER")
 
     group_id: str = "tracer-trainer"
-    embedder: str = "minilm-onnx"
-    """Embedder spec used when a task does not name its own."""
     refit_interval_s: float = Field(default=3600.0, gt=0)
     """Seconds between scheduled refits."""
     refit_min_new_traces: int = Field(default=500, ge=1)

@@ -13,6 +13,7 @@ from tracer_stream.contracts.messages import (
     Trace,
     now,
 )
+from tracer_stream.contracts.outbound import Outbound
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -22,6 +23,7 @@ __all__ = [
     "LLMRequest",
     "Message",
     "ModelAnnounce",
+    "Outbound",
     "RoutedLabel",
     "Trace",
     "decode",

@@ -83,7 +83,7 @@ class DayStats:
     gold_correct: int = 0
     versions: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
-    """Why the router deferred requests to the LLM (no_model, gate_closed, low_score...)."""
+    """Why the router deferred requests to the LLM (no_model, gate_closed, below_threshold...)."""
 
     @property
     def settled(self) -> int:

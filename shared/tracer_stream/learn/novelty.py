@@ -14,12 +14,6 @@ import numpy as np
 from .zoo.base import Arrays
 
 
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
 class CentroidIndex:
     """Label means, their unit-length directions and a calibrated novelty threshold.
 

@@ -58,6 +58,15 @@ class Registry:
         pipe.sadd(self._k("tasks"), task.name)
         pipe.execute()
 
+    def delete_task(self, name: str) -> bool:
+        """Forget a task's definition (its model versions and history stay, for the record);
+        requests naming it are dead-lettered as ``unknown_task`` from then on."""
+        pipe = self.client.pipeline()
+        pipe.delete(self._k("task", name))
+        pipe.srem(self._k("tasks"), name)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
+
     def get_task(self, name: str) -> Task | None:
         raw = self.client.get(self._k("task", name))
         return None if raw is None else Task.from_json(raw)
@@ -87,11 +96,6 @@ class Registry:
         if raw is None:
             raise RegistryError("no such model version", task=task, version=version)
         return orjson.loads(raw)
-
-    def update_manifest(self, task: str, version: str, **fields: Any) -> None:
-        """Merge fields into a stored manifest (e.g. the report path, live statistics)."""
-        self.client.set(self._k("model", task, "manifest", version),
-                        orjson.dumps({**self.manifest(task, version), **fields}))
 
     def blob(self, task: str, version: str) -> bytes:
         raw = self.client.get(self._k("model", task, "blob", version))

@@ -5,7 +5,6 @@ its acceptor, and build the outputs — a surrogate label, an LLM request, or a 
 The service (:mod:`tracer_stream_router`) only adds Kafka, signals and HTTP.
 """
 
-from tracer_stream.routing import reasons
 from tracer_stream.routing.batch import BatchResult, BatchRouter, Limits
 from tracer_stream.routing.cache import EmbeddingCache
 from tracer_stream.routing.dedupe import Deduper
@@ -14,7 +13,7 @@ from tracer_stream.routing.guard import RedisGuard
 from tracer_stream.routing.loader import StateLoader, load_artefact
 from tracer_stream.routing.metrics import RouterMetrics
 from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
-from tracer_stream.routing.outputs import Decision, Output, RouterTopics
+from tracer_stream.routing.outputs import Decision, RouterTopics
 from tracer_stream.routing.refresher import ModelRefresher
 from tracer_stream.routing.resolver import TaskResolver
 from tracer_stream.routing.state import ModelHolder, Surrogate, TaskState
@@ -31,7 +30,6 @@ __all__ = [
     "ModelRefresher",
     "NoveltyAlarm",
     "NoveltyWatch",
-    "Output",
     "RedisGuard",
     "RouterMetrics",
     "RouterTopics",
@@ -40,5 +38,4 @@ __all__ = [
     "TaskResolver",
     "TaskState",
     "load_artefact",
-    "reasons",
 ]

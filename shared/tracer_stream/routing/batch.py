@@ -14,22 +14,22 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
 
 from tracer_stream.bus.reply_topics import ReplyTopics
-from tracer_stream.contracts import ClassificationRequest, decode
+from tracer_stream.contracts import ClassificationRequest, LLMRequest, Outbound, decode, encode
+from tracer_stream.contracts.reasons import DeadLetterReason, DeferReason
 from tracer_stream.errors import ContractError
-from tracer_stream.routing import reasons
 from tracer_stream.routing.cache import EmbeddingCache
-from tracer_stream.routing.dedupe import Deduper, RequestKey
+from tracer_stream.routing.dedupe import Deduper, Position, RequestKey
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.embedding import embed_with_cache
 from tracer_stream.routing.guard import RedisGuard
 from tracer_stream.routing.novelty_watch import NoveltyAlarm, NoveltyWatch
-from tracer_stream.routing.outputs import Decision, Output, Pending, RouterTopics, emit
+from tracer_stream.routing.outputs import Decision, Pending, RouterTopics, emit
 from tracer_stream.routing.records import Record, dead_letter
 from tracer_stream.routing.resolver import Missing, TaskResolver
 from tracer_stream.routing.state import ModelHolder, TaskState
@@ -39,10 +39,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BatchResult:
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[Outbound] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     answered: list[RequestKey] = field(default_factory=list)
     """Requests to mark as seen once ``outputs`` are acknowledged."""
+    dead_lettered: list[tuple[RequestKey, Position]] = field(default_factory=list)
+    """Requests the router dead-lettered, with their record's position (see
+    :mod:`~tracer_stream.routing.dedupe`)."""
     cache_hits: int = 0
     cache_misses: int = 0
     alarms: list[NoveltyAlarm] = field(default_factory=list)
@@ -53,9 +56,10 @@ class BatchResult:
 class _Slot:
     """What one record produced."""
 
-    outputs: list[Output]
+    outputs: list[Outbound]
     decision: Decision
     answered: RequestKey | None
+    dead_lettered: tuple[RequestKey, Position] | None = None
 
 
 _Item = tuple[int, Record, Pending]
@@ -104,9 +108,9 @@ class BatchRouter:
         pending = [p for _i, _record, p in items]
         hits, misses = self._embed(pending)
         alarms = self._score(pending)
-        for i, _record, p in items:
+        for i, record, p in items:
             outputs, decision = emit(p, self.topics)
-            slots[i] = _Slot(outputs, decision, (p.request.task, p.request.request_id))
+            slots[i] = self._within_size(record, p, outputs, decision)
         result = BatchResult(cache_hits=hits, cache_misses=misses, alarms=alarms)
         for slot in slots:
             assert slot is not None, "every record is decided"
@@ -114,7 +118,36 @@ class BatchRouter:
             result.decisions.append(slot.decision)
             if slot.answered is not None:
                 result.answered.append(slot.answered)
+            if slot.dead_lettered is not None:
+                result.dead_lettered.append(slot.dead_lettered)
         return result
+
+    def _within_size(self, record: Record, p: Pending, outputs: list[Outbound],
+                     decision: Decision) -> _Slot:
+        """The slot of ``outputs``, each kept under the message size limit the next service
+        enforces: an LLM request over it goes without its embedding (the trainer re-embeds);
+        if it is still too large, the request is dead-lettered here, with its id and task,
+        unless the surrogate already answered it (then only the audit copy is dropped)."""
+        key = (p.request.task, p.request.request_id)
+        kept: list[Outbound] = []
+        for out in outputs:
+            if not isinstance(out.message, LLMRequest) or self._fits(out.message):
+                kept.append(out)
+                continue
+            slim = replace(out.message, embedding=None, embedder_id=None)
+            if self._fits(slim):
+                kept.append(Outbound(out.topic, slim, out.key))
+            elif out.message.answer_requester:
+                return self._reject(record, DeadLetterReason.TOO_LARGE,
+                                    f"the LLM request would be over the "
+                                    f"{self.limits.max_message_bytes}-byte message limit",
+                                    request=p.request)
+            else:
+                log.warning("audit copy of %s dropped: over the message size limit", key)
+        return _Slot(kept, decision, key)
+
+    def _fits(self, message: LLMRequest) -> bool:
+        return len(encode(message)) <= self.limits.max_message_bytes
 
     def _reject(self, record: Record, reason: str, detail: str, *, field: str | None = None,
                 request: ClassificationRequest | None = None,
@@ -122,9 +155,12 @@ class BatchRouter:
         request_id, task = (request.request_id, request.task) if request is not None else ids
         letter = dead_letter(record, reason, detail, field=field, request_id=request_id,
                              task=task)
-        return _Slot([Output(self.topics.dead_letter, letter, request_id)],
-                     Decision(task, "dead_letter", reason),
-                     None if request is None else (request.task, request.request_id))
+        partition, offset = record.partition(), record.offset()
+        final = None
+        if request is not None and partition is not None and offset is not None:
+            final = ((request.task, request.request_id), (partition, offset))
+        return _Slot([Outbound(self.topics.dead_letter, letter, request_id)],
+                     Decision(task, "dead_letter", reason), None, final)
 
     def _decode(self, records: Sequence[Record], received_at: float,
                 slots: list[_Slot | None]) -> list[_Item]:
@@ -139,7 +175,8 @@ class BatchRouter:
                 continue
             if len(request.text) > self.limits.max_text_chars:
                 slots[i] = self._reject(
-                    record, reasons.TEXT_TOO_LONG, f"text has {len(request.text)} characters, "
+                    record, DeadLetterReason.TEXT_TOO_LONG,
+                    f"text has {len(request.text)} characters, "
                     f"the limit is {self.limits.max_text_chars}", field="text", request=request)
                 continue
             if self.reply_topics is not None and (
@@ -151,7 +188,9 @@ class BatchRouter:
 
     def _dedupe(self, items: list[_Item], slots: list[_Slot | None]) -> list[_Item]:
         keys = [(p.request.task, p.request.request_id) for _i, _r, p in items]
-        seen = self.deduper.seen(keys) if self.deduper is not None else [False] * len(keys)
+        positions = [(r.partition() or 0, r.offset() or 0) for _i, r, _p in items]
+        seen = (self.deduper.seen(keys, positions) if self.deduper is not None
+                else [False] * len(keys))
         first: set[RequestKey] = set()
         kept = []
         for item, key, answered in zip(items, keys, seen, strict=True):
@@ -170,24 +209,24 @@ class BatchRouter:
         for i, record, p in items:
             state, name = states[p.request.task], p.request.task
             if state is Missing.UNKNOWN:
-                slots[i] = self._reject(record, reasons.UNKNOWN_TASK,
+                slots[i] = self._reject(record, DeadLetterReason.UNKNOWN_TASK,
                                         f"no task named {name!r} is registered "
                                         "(tracer-stream task apply FILE)",
                                         field="task", request=p.request)
                 continue
             if state is Missing.UNREACHABLE_UNSEEN:
-                slots[i] = self._reject(record, reasons.REDIS_UNAVAILABLE,
+                slots[i] = self._reject(record, DeferReason.REDIS_UNAVAILABLE,
                                         f"task {name!r} was never seen and the registry is "
                                         "unreachable", field="task", request=p.request)
                 continue
             if isinstance(state, TaskState):
                 p.state = state
                 if state.model is None:
-                    p.defer_with(state.unavailable or reasons.NO_MODEL)
+                    p.defer_with(state.unavailable or DeferReason.NO_MODEL)
             else:
-                p.defer_with(reasons.REDIS_UNAVAILABLE)
+                p.defer_with(DeferReason.REDIS_UNAVAILABLE)
             if stale:
-                p.defer_with(reasons.REGISTRY_STALE)
+                p.defer_with(DeferReason.REGISTRY_STALE)
             kept.append((i, record, p))
         return kept
 
@@ -202,13 +241,13 @@ class BatchRouter:
             embedder = self.embedders.get(spec)
             if embedder is None:
                 for p in members:
-                    p.defer_with(reasons.EMBEDDER_ERROR)
+                    p.defer_with(DeferReason.EMBEDDER_ERROR)
                 continue
             batch = embed_with_cache(embedder, self.cache, [p.request.text for p in members])
             hits, misses = hits + batch.hits, misses + batch.misses
             if batch.rows is None:
                 for p in members:
-                    p.defer_with(reasons.EMBEDDER_ERROR)
+                    p.defer_with(DeferReason.EMBEDDER_ERROR)
                 continue
             embed_ms = batch.seconds * 1000.0
             for p, row in zip(members, batch.rows, strict=True):
@@ -239,7 +278,7 @@ class BatchRouter:
                 log.error("surrogate of task %s version %s failed: %s", state.name,
                           state.version, exc)
                 for p in members:
-                    p.defer_with(reasons.SURROGATE_ERROR)
+                    p.defer_with(DeferReason.SURROGATE_ERROR)
                 continue
             route_ms = (time.perf_counter() - start) * 1000.0
             for i, p in enumerate(members):
@@ -248,7 +287,7 @@ class BatchRouter:
                 p.accepted, p.item_reason = bool(accepted[i]), item_reasons[i]
                 p.timings["route_ms"] = route_ms
                 if not state.gate_open:
-                    p.defer_with(reasons.GATE_CLOSED)
+                    p.defer_with(DeferReason.GATE_CLOSED)
             if (alarm := self._watch_novelty(state, members)) is not None:
                 alarms.append(alarm)
         return alarms
@@ -264,8 +303,8 @@ class BatchRouter:
         bound = watch.bound(state.model.manifest)
         if bound is None:
             return None
-        novel = [p.item_reason == reasons.NOVEL_INPUT for p in members
-                 if p.defer is None and p.item_reason != reasons.GATE_CLOSED]
+        novel = [p.item_reason == DeferReason.NOVEL_INPUT for p in members
+                 if p.defer is None and p.item_reason != DeferReason.GATE_CLOSED]
         if not novel:
             return None
         return watch.observe(state.name, state.version, bound, novel)

@@ -8,20 +8,35 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import redis
 
+from tracer_stream.contracts.reasons import DeferReason
 from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
 from tracer_stream.registry import Registry
-from tracer_stream.routing import reasons
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.state import Surrogate, TaskState
 
 log = logging.getLogger(__name__)
 
 ArtefactLoader = Callable[[bytes, bytes], Surrogate]
+
+RETRY_BASE_S = 2.0
+RETRY_MAX_S = 300.0
+_RETRYABLE = frozenset({DeferReason.MODEL_INVALID, DeferReason.EMBEDDER_ERROR})
+"""Load failures worth trying again (a blob or an embedder that may be fixed or come back)."""
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds before the next try after ``failures`` failed loads in a row.
+
+    >>> [retry_delay(n) for n in (1, 2, 3, 10)]
+    [2.0, 4.0, 8.0, 300.0]
+    """
+    return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (failures - 1))
 
 
 def load_artefact(blob: bytes, signing_key: bytes) -> Surrogate:
@@ -48,11 +63,13 @@ class StateLoader:
     """Reads one task's state from the registry, reusing an already loaded model version."""
 
     def __init__(self, registry: Registry, signing_key: bytes, embedders: EmbedderPool, *,
-                 artefact_loader: ArtefactLoader = load_artefact) -> None:
+                 artefact_loader: ArtefactLoader = load_artefact,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
         self._key = signing_key
         self._embedders = embedders
         self._load_artefact = artefact_loader
+        self._clock = clock
 
     def task_names(self) -> list[str]:
         """Every registered task (none when a definition is unreadable: tasks already known
@@ -81,18 +98,28 @@ class StateLoader:
         gate = self.registry.gate(name)
         boost = self.registry.audit_boost(name)
         rate = float(boost["rate"]) if boost is not None else 0.0
+        failures = 0
         if previous is not None and previous.version == version and previous.task == task:
-            return previous.with_registry(gate["open"], gate["reason"], rate)
+            if previous.load_failures == 0 or self._clock() < previous.retry_at:
+                return previous.with_registry(gate["open"], gate["reason"], rate)
+            failures = previous.load_failures  # a failed load is due for another try
         state = TaskState(task=task, version=version, gate_open=gate["open"],
                           gate_reason=gate["reason"], audit_boost=rate)
         if version is None:
-            return _without(state, reasons.NO_MODEL)
+            return _without(state, DeferReason.NO_MODEL)
         try:
             blob = self.registry.blob(name, version)
         except RegistryError as exc:  # current points at a version without a blob
             log.error("task %s: %s", name, exc)
-            return _without(state, reasons.MODEL_INVALID)
-        return self._with_model(state, blob)
+            return _without(state, DeferReason.MODEL_INVALID)
+        loaded = self._with_model(state, blob)
+        if loaded.model is None and loaded.unavailable in _RETRYABLE:
+            failures += 1
+            delay = retry_delay(failures)
+            log.warning("task %s version %s: load failure %d, next try in %.0f s", name,
+                        version, failures, delay)
+            return replace(loaded, load_failures=failures, retry_at=self._clock() + delay)
+        return loaded
 
     def _with_model(self, state: TaskState, blob: bytes) -> TaskState:
         where = f"task {state.name} version {state.version}"
@@ -100,24 +127,24 @@ class StateLoader:
             model = self._load_artefact(blob, self._key)
         except ArtefactAuthError as exc:
             log.error("%s refused: %s", where, exc)
-            return _without(state, reasons.MODEL_INVALID)
+            return _without(state, DeferReason.MODEL_INVALID)
         except Exception as exc:  # a broken blob must not stop the router
             log.error("%s cannot be loaded: %s", where, exc)
-            return _without(state, reasons.MODEL_INVALID)
+            return _without(state, DeferReason.MODEL_INVALID)
         certified = certified_at(model, state.task.alpha)
         if not certified:
             log.error("%s is not certified at the task's alpha %s; deferring its traffic",
                       where, state.task.alpha)
-            return _without(state, reasons.UNCERTIFIED if certified is not None
-                            else reasons.ALPHA_NOT_ON_FRONTIER)
+            return _without(state, DeferReason.UNCERTIFIED if certified is not None
+                            else DeferReason.ALPHA_NOT_ON_FRONTIER)
         embedder = self._embedders.get(state.task.embedder)
         if embedder is None:
-            return _without(state, reasons.EMBEDDER_ERROR)
+            return _without(state, DeferReason.EMBEDDER_ERROR)
         try:
             model.check_embedder(embedder.identity)
         except EmbedderError as exc:
             log.error("%s: %s", where, exc)
-            return _without(state, reasons.EMBEDDER_MISMATCH)
+            return _without(state, DeferReason.EMBEDDER_MISMATCH)
         log.info("%s loaded (gate %s)", where, "open" if state.gate_open else "closed")
         return replace(state, model=model)
 

@@ -18,8 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from tracer_stream.contracts import ClassificationRequest, LLMRequest, Message, RoutedLabel
-from tracer_stream.routing import reasons
+from tracer_stream.contracts import ClassificationRequest, LLMRequest, Outbound, RoutedLabel
+from tracer_stream.contracts.reasons import DeferReason
 from tracer_stream.routing.state import TaskState
 
 Outcome = Literal["handled", "deferred", "dead_letter", "duplicate"]
@@ -30,15 +30,6 @@ class RouterTopics:
     labels: str
     llm_requests: str
     dead_letter: str
-
-
-@dataclass(frozen=True)
-class Output:
-    """One message to produce (keyed by request id when there is one)."""
-
-    topic: str
-    message: Message
-    key: str | None
 
 
 @dataclass(frozen=True)
@@ -82,10 +73,10 @@ class Pending:
         """Why the LLM answers (``None`` when the surrogate does)."""
         if self.handled:
             return None
-        return self.defer or self.item_reason or reasons.NOT_ACCEPTED
+        return self.defer or self.item_reason or DeferReason.NOT_ACCEPTED
 
 
-def emit(p: Pending, topics: RouterTopics) -> tuple[list[Output], Decision]:
+def emit(p: Pending, topics: RouterTopics) -> tuple[list[Outbound], Decision]:
     """The messages for one request and the decision behind them."""
     req = p.request
     version = p.state.version if p.state is not None else None
@@ -95,13 +86,13 @@ def emit(p: Pending, topics: RouterTopics) -> tuple[list[Output], Decision]:
         label = RoutedLabel(request_id=req.request_id, task=req.task, label=p.label,
                             source="surrogate", model_version=version, accept_score=p.score,
                             timings=timings, metadata=req.metadata)
-        out = [Output(req.reply_topic or topics.labels, label, req.request_id)]
+        out = [Outbound(req.reply_topic or topics.labels, label, req.request_id)]
         if p.audit:
-            out.append(Output(topics.llm_requests, _llm_request(p, version, answer=False),
+            out.append(Outbound(topics.llm_requests, _llm_request(p, version, answer=False),
                               req.request_id))
         return out, Decision(req.task, "handled", None, p.audit)
     llm = _llm_request(p, version, answer=True)
-    return [Output(topics.llm_requests, llm, req.request_id)], Decision(
+    return [Outbound(topics.llm_requests, llm, req.request_id)], Decision(
         req.task, "deferred", p.reason, p.audit)
 
 

@@ -54,8 +54,10 @@ class TaskState:
     """One task as the router serves it.
 
     ``model`` is ``None`` when the surrogate cannot answer; ``unavailable`` then says why
-    (a reason of :mod:`tracer_stream.routing.reasons`). ``gate_open`` is the registry's gate;
-    ``audit_boost`` the temporary audit rate the trainer set after an alarm (0 when none).
+    (a :class:`~tracer_stream.contracts.reasons.DeferReason`). ``gate_open`` is the registry's
+    gate; ``audit_boost`` the temporary audit rate the trainer set after an alarm (0 when
+    none). ``load_failures`` counts failed loads of this version in a row, and ``retry_at``
+    (monotonic seconds) says when the next try is due.
     """
 
     task: Task
@@ -65,6 +67,8 @@ class TaskState:
     gate_open: bool = True
     gate_reason: str = ""
     audit_boost: float = 0.0
+    load_failures: int = 0
+    retry_at: float = 0.0
 
     @property
     def name(self) -> str:

@@ -5,8 +5,8 @@ loopback, with logs and pid files under one state directory.
 processes ``up`` started. The stack is for demos and tests: nothing is persisted.
 
 Redis requires a password even here: ``up`` generates one (``secrets.token_urlsafe``), keeps it
-in ``redis.password`` (mode 0600) under the state directory for as long as that Redis runs, and
-hands it to every process through :meth:`EmbeddedStack.env` / :attr:`EmbeddedStack.redis`.
+in ``redis.password`` (mode 0600) under the state directory until ``down``, and hands it to
+every process through :meth:`EmbeddedStack.env` / :attr:`EmbeddedStack.redis`.
 """
 
 from __future__ import annotations
@@ -83,8 +83,12 @@ class EmbeddedStack:
             raise StackError("the stack's Redis password is missing; run `tracer-stream stack "
                              "up` first", path=str(self.password_file)) from None
 
-    def _new_password(self) -> str:
-        """A fresh password in a file only this user can read."""
+    def _stack_password(self) -> str:
+        """The password of this stack's Redis: kept while the stack is up (a Redis restarted
+        alone keeps it, so running services reconnect), else a fresh one in a file only this
+        user can read."""
+        if self.password_file.exists():
+            return self._password()
         password = secrets.token_urlsafe(24)
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -109,10 +113,13 @@ class EmbeddedStack:
             config = self.state_dir / "redis.conf"  # the password stays off the command line
             fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(f"requirepass {self._new_password()}\n")
+                handle.write(f"requirepass {self._stack_password()}\n")
+            # tasks, model versions and gates survive a restart of the stack (append-only
+            # file, fsync every second); the embedded broker itself keeps nothing on disk
             self._redis.start([
                 str(redis_binary()), str(config), "--port", str(self.redis_port),
-                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec",
                 "--dir", str(data_dir),
             ])
         if self._broker.running_pid() is None:

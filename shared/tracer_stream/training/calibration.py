@@ -9,13 +9,14 @@ did not look at the request. That holds when
   rate after an alarm; the rate depends on time only, never on the request);
 * **no model served its request** (``model_version`` is None: the task had no current version,
   so every request of the task went to the teacher); or
-* the router deferred it for a **task-level reason** (:data:`WHOLE_TASK_REASONS`, carried in the
-  trace's ``reason``): the gate was closed (``gate_closed`` — the live monitor or an operator
-  closed it, and every request of the task goes to the teacher), the current model could not be
-  used (``no_model``, ``uncertified``, ``alpha_not_on_frontier``, ``model_invalid``,
-  ``embedder_mismatch``) or the registry could not be trusted (``redis_unavailable``,
-  ``registry_stale``). These are decided per task before any text is looked at, so the traces
-  they produce are all the traffic of the task while the condition lasts.
+* the router deferred it for a **task-level reason**
+  (:data:`~tracer_stream.contracts.reasons.WHOLE_TASK`, carried in the trace's ``reason``): the
+  gate was closed (``gate_closed`` — the live monitor or an operator closed it, and every request
+  of the task goes to the teacher), the current model could not be used (``no_model``,
+  ``uncertified``, ``alpha_not_on_frontier``, ``model_invalid``, ``embedder_mismatch``) or the
+  registry could not be trusted (``redis_unavailable``, ``registry_stale``). These are decided per
+  task before any text is looked at, so the traces they produce are all the traffic of the task
+  while the condition lasts.
 
 Every other trace was deferred by a serving model because of its content (``below_threshold``,
 ``novel_input``, ``label_not_certified`` from the learning core; ``embedder_error`` and
@@ -54,20 +55,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tracer_stream.contracts.reasons import WHOLE_TASK
 from tracer_stream.learn.partition import calibration_partition
-
-WHOLE_TASK_REASONS = frozenset({
-    "gate_closed", "no_model", "uncertified", "alpha_not_on_frontier", "model_invalid",
-    "embedder_mismatch", "redis_unavailable", "registry_stale"})
-"""Router defer reasons decided per task, before the request's text is looked at (the names of
-:mod:`tracer_stream.routing.reasons`)."""
 
 
 def calibration_eligible(audit: np.ndarray, model_version: Sequence[str | None],
                          reasons: Sequence[str | None] | None = None) -> np.ndarray:
-    """``audit or model_version is None or reason in WHOLE_TASK_REASONS``, per trace."""
+    """``audit or model_version is None or reason in WHOLE_TASK``, per trace."""
     served = np.array([v is not None for v in model_version], dtype=bool)
-    whole_task = np.array([r in WHOLE_TASK_REASONS for r in reasons] if reasons is not None
+    whole_task = np.array([r in WHOLE_TASK for r in reasons] if reasons is not None
                           else [False] * len(served), dtype=bool)
     return np.asarray(audit, dtype=bool) | ~served | whole_task
 

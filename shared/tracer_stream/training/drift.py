@@ -51,7 +51,7 @@ import numpy as np
 from river import drift, linear_model, optim
 
 from tracer_stream.contracts import Trace
-from tracer_stream.training.calibration import WHOLE_TASK_REASONS
+from tracer_stream.contracts.reasons import WHOLE_TASK
 
 _UPWARD_ONLY = frozenset({"audited_disagreement"})
 
@@ -112,7 +112,7 @@ class DriftWatch:
             self._served = _served_detectors()
         fired = self._learn(trace)
         if (trace.audit and current_version is not None and trace.model_version == current_version
-                and trace.reason not in WHOLE_TASK_REASONS):
+                and trace.reason not in WHOLE_TASK):
             if trace.gate_accepted and trace.surrogate_label is not None:
                 fired += self._feed("audited_disagreement",
                                     float(trace.surrogate_label != trace.label))
@@ -139,7 +139,7 @@ class DriftWatch:
         audit_only = trace.audit and trace.gate_accepted
         if not audit_only:
             self._follow_regime(trace.model_version is None
-                                or trace.reason in WHOLE_TASK_REASONS)
+                                or trace.reason in WHOLE_TASK)
         if self._learned:
             guess = self._shadow.predict_one(x)
             watched = self._learned >= self.warmup and not audit_only

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 
-from tracer_stream.bus import Producer
+from tracer_stream.bus import DeliveryPolicy, Producer
 from tracer_stream.config import KafkaSettings, TopicSettings
-from tracer_stream.contracts import ModelAnnounce
+from tracer_stream.contracts import ModelAnnounce, Outbound
 from tracer_stream.contracts.messages import AnnounceAction
 from tracer_stream.errors import BusError
 from tracer_stream.registry import Registry
 
 log = logging.getLogger(__name__)
+
+ONE_ATTEMPT = DeliveryPolicy(attempts=1)
 
 
 class Announcer:
@@ -30,13 +32,12 @@ class Announcer:
     def announce(self, task: str, version: str | None, action: AnnounceAction,
                  reason: str) -> bool:
         """Publish and wait for the acknowledgement; False (logged) when Kafka failed — the
-        registry already holds the change, and routers poll it."""
+        registry already holds the change, and routers poll it, so one attempt is enough."""
         if self._producer is None:
             self._producer = Producer(self._kafka)
-        self._producer.send(self._topic, ModelAnnounce(task=task, version=version, action=action,
-                                                       reason=reason), key=task)
+        announce = ModelAnnounce(task=task, version=version, action=action, reason=reason)
         try:
-            self._producer.flush_or_raise()
+            self._producer.deliver([Outbound(self._topic, announce, task)], ONE_ATTEMPT)
         except BusError as exc:
             log.warning("could not announce %s %s of %s: %s", action, version, task, exc)
             return False

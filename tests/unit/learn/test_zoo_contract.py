@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tracer_stream.learn.zoo import KINDS, full_proba, load_member, member_specs
+from tracer_stream.learn.zoo import full_proba, load_member, member_specs, surrogate_class
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,7 @@ def _blobs(labels: list[int], n_per: int = 40, d: int = 16, seed: int = 0):
 
 def _member(index: int, seed: int = 0):
     kind, params = MEMBERS[index]
-    cls = KINDS[kind]
+    cls = surrogate_class(kind)
     return cls(seed=seed, **{**params, **cls.unit_test_params})
 
 

@@ -27,7 +27,7 @@ ORIGIN = Origin("u.llm-requests", 2, 41, b'{"request_id": "r1"}')
 def request(**overrides: object) -> LLMRequest:
     fields: dict[str, object] = dict(
         request_id="r1", task="intents", text="I want my money back", answer_requester=True,
-        audit=True, gate_accepted=False, reason="low_score", model_version="v3",
+        audit=True, gate_accepted=False, reason="below_threshold", model_version="v3",
         surrogate_label="cancel", accept_score=0.41, embedding=[0.1, 0.2],
         embedder_id="hash-64", metadata={"user": 7}, received_at=1000.0, created_at=1000.5)
     fields.update(overrides)
@@ -42,11 +42,11 @@ ANSWER = Answer("refund", "Refund.", Usage(calls=2, retries=1, input_tokens=90,
 def test_an_answered_request_yields_its_label_and_a_trace() -> None:
     label_out, trace_out = answered(request(), ANSWER, teacher="openai:m", topics=TOPICS,
                                     started_at=1001.0)
-    assert (label_out.topic, label_out.key, label_out.kind) == ("u.labels", "r1", "label")
+    assert (label_out.topic, label_out.key, label_out.kind) == ("u.labels", "r1", "routed_label")
     label = label_out.message
     assert isinstance(label, RoutedLabel)
     assert (label.label, label.source, label.reason, label.metadata) == (
-        "refund", "llm", "low_score", {"user": 7})
+        "refund", "llm", "below_threshold", {"user": 7})
     assert label.timings is not None
     assert label.timings["llm_ms"] == 812.5 and label.timings["queue_ms"] == 500.0
     assert label.timings["total_ms"] >= 1000.0

@@ -81,7 +81,7 @@ class FakeSurrogate:
         accepted = np.array([any(w in t for w in self.accept_words) for t in texts])
         return Outcome(labels=["card" if a else "other" for a in accepted],
                        scores=np.where(accepted, 0.9, 0.2), accepted=accepted,
-                       reasons=[None if a else "low_score" for a in accepted])
+                       reasons=[None if a else "below_threshold" for a in accepted])
 
     def check_embedder(self, ref: Any) -> None:
         if self.embedder_id and ref.id != self.embedder_id:

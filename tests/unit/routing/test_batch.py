@@ -10,7 +10,8 @@ import orjson
 
 from tests.unit.routing.conftest import TASK, FakeRecord, Rig, request, serving
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel, encode
-from tracer_stream.routing import TaskState, reasons
+from tracer_stream.contracts.reasons import DeferReason
+from tracer_stream.routing import TaskState
 
 
 def test_accepted_requests_get_surrogate_labels_the_rest_go_to_the_llm(rig: Rig) -> None:
@@ -30,7 +31,7 @@ def test_accepted_requests_get_surrogate_labels_the_rest_go_to_the_llm(rig: Rig)
     msg = llm.message
     assert isinstance(msg, LLMRequest)
     assert (msg.answer_requester, msg.audit, msg.gate_accepted, msg.reason) == (
-        True, False, False, "low_score")
+        True, False, False, "below_threshold")
     assert msg.surrogate_label == "other" and msg.model_version == "v1"
     assert msg.embedding is not None and len(msg.embedding) == 32
     assert msg.embedder_id == rig.embedder.identity.id
@@ -76,11 +77,11 @@ def test_bad_records_are_dead_lettered_with_reason_field_and_payload(rig: Rig) -
 def test_every_deferral_reason(rig: Rig) -> None:
     cases = {
         "nomodel": TaskState(task=TASK.model_copy(update={"name": "nomodel"}),
-                             unavailable=reasons.NO_MODEL),
+                             unavailable=DeferReason.NO_MODEL),
         "closed": TaskState(task=TASK.model_copy(update={"name": "closed"}), version="v3",
                             model=rig.surrogate, gate_open=False),
         "mismatch": TaskState(task=TASK.model_copy(update={"name": "mismatch"}), version="v2",
-                              unavailable=reasons.EMBEDDER_MISMATCH),
+                              unavailable=DeferReason.EMBEDDER_MISMATCH),
     }
     for state in cases.values():
         rig.serve(state)
@@ -182,3 +183,30 @@ def test_audit_draws_use_the_larger_of_the_task_rate_and_the_boost(rig: Rig) -> 
     assert 0.22 < rate(0.02, 0.25) < 0.28   # boosted
     assert 0.17 < rate(0.2, 0.05) < 0.23    # a boost below the task's rate changes nothing
     assert rate(0.0, 0.0) == 0.0
+
+
+def test_an_llm_request_over_the_size_limit_goes_without_its_embedding(rig: Rig) -> None:
+    serving(rig)
+    result = rig.router.route([request("mid", "weather", metadata={"pad": "x" * 3700})])
+    (out,) = result.outputs
+    assert isinstance(out.message, LLMRequest) and out.message.request_id == "mid"
+    assert out.message.embedding is None and out.message.embedder_id is None
+    assert len(encode(out.message)) <= 4096
+
+
+def test_a_request_whose_llm_request_cannot_fit_is_dead_lettered_with_its_id_and_task(
+        rig: Rig) -> None:
+    serving(rig)
+    result = rig.router.route([request("big", "weather", metadata={"pad": "x" * 3900})])
+    (out,) = result.outputs
+    assert isinstance(out.message, DeadLetter)
+    assert (out.message.reason, out.message.request_id, out.message.task) == (
+        "too_large", "big", "intents")
+    assert result.answered == [] and result.dead_lettered == [(("intents", "big"), (0, 0))]
+
+
+def test_a_dead_lettered_request_is_marked_with_its_position_not_as_answered(rig: Rig) -> None:
+    result = rig.router.route([request("who", "hi", task="never-registered")])
+    assert [d.outcome for d in result.decisions] == ["dead_letter"]
+    assert result.answered == []
+    assert result.dead_lettered == [(("never-registered", "who"), (0, 0))]

@@ -64,12 +64,12 @@ def test_one_alarm_per_version_and_a_fresh_test_for_the_next() -> None:
 
 
 class NovelSurrogate(FakeSurrogate):
-    """Answers "card" texts, defers "weird" ones as novel_input and the rest as low_score."""
+    """Answers "card" texts, defers "weird" ones as novel_input and the rest as below_threshold."""
 
     def route(self, X: np.ndarray, alpha: float | None = None) -> Outcome:
         out = super().route(X, alpha)
         texts = [self.texts.get(row.tobytes(), "") for row in X]
-        out.reasons = [None if a else "novel_input" if "weird" in t else "low_score"
+        out.reasons = [None if a else "novel_input" if "weird" in t else "below_threshold"
                        for a, t in zip(out.accepted, texts, strict=True)]
         return out
 
@@ -115,11 +115,3 @@ def test_no_watch_without_a_novelty_test(rig: Rig) -> None:
     for b in range(5):
         assert rig.router.route(_batch(b * 40)).alarms == []
 
-
-def test_docstring_example() -> None:
-    import doctest
-
-    from tracer_stream.routing import novelty_watch
-
-    result = doctest.testmod(novelty_watch)
-    assert result.attempted > 0 and result.failed == 0

@@ -96,7 +96,8 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     metrics = RouterMetrics(registry)
     served = {"intents": TaskState(task=TASK, version="v1", model=FakeSurrogate())}
     result = BatchResult(decisions=[
-        Decision("intents", "handled", audit=True), Decision("intents", "deferred", "low_score"),
+        Decision("intents", "handled", audit=True),
+        Decision("intents", "deferred", "below_threshold"),
         Decision("garbage-name", "dead_letter", "unknown_task")], cache_hits=1, cache_misses=2)
     metrics.observe_batch(result, served, 0.01, 3)
     metrics.observe_models(served)
@@ -109,7 +110,7 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     p = "tracer_stream_router_"
     assert value(f"{p}requests_total", task="intents", outcome="handled") == 1
     assert value(f"{p}requests_total", task="_unknown", outcome="dead_letter") == 1
-    assert value(f"{p}deferred_total", task="intents", reason="low_score") == 1
+    assert value(f"{p}deferred_total", task="intents", reason="below_threshold") == 1
     assert value(f"{p}dead_letters_total", reason="unknown_task") == 1
     assert value(f"{p}audit_draws_total", task="intents") == 1
     assert value(f"{p}embedding_cache_misses_total") == 2
@@ -145,6 +146,39 @@ def test_loader_reads_the_audit_boost_and_keeps_the_loaded_model() -> None:
     registry.clear_audit_boost(TASK.name, "v2 promoted")
     cleared = loader.load(TASK.name, boosted)
     assert cleared is not None and cleared.audit_rate == TASK.audit_rate
+
+
+def test_a_model_that_failed_to_load_is_tried_again_with_backoff() -> None:
+    from tests.unit.training.memredis import MemRedis
+    from tracer_stream.registry import Registry
+    from tracer_stream.routing.loader import StateLoader
+
+    registry = Registry(MemRedis())  # type: ignore[arg-type]
+    registry.put_task(TASK)
+    registry.add_version(TASK.name, b"blob", {})
+    registry.set_current(TASK.name, "v1")
+    now = [100.0]
+    broken = [True]
+
+    def artefact(blob: bytes, key: bytes) -> FakeSurrogate:
+        if broken[0]:
+            raise ValueError("truncated blob")
+        return FakeSurrogate()
+
+    loader = StateLoader(registry, b"key", EmbedderPool("hash:32"), artefact_loader=artefact,
+                         clock=lambda: now[0])
+    first = loader.load(TASK.name)
+    assert first is not None and first.model is None and first.unavailable == "model_invalid"
+    assert (first.load_failures, first.retry_at) == (1, 102.0)
+    now[0] = 101.0
+    assert loader.load(TASK.name, first) == first  # not due yet
+    now[0] = 102.5
+    second = loader.load(TASK.name, first)
+    assert second is not None and (second.load_failures, second.retry_at) == (2, 106.5)
+    broken[0] = False  # e.g. the embedder came back, or the blob was rewritten
+    now[0] = 107.0
+    third = loader.load(TASK.name, second)
+    assert third is not None and third.model is not None and third.load_failures == 0
 
 
 def test_metrics_publish_the_effective_audit_rate() -> None:

@@ -2,26 +2,45 @@
 
 ``"fast"`` is the linear models, ``"default"`` adds a second regularisation strength and a small
 MLP, ``"full"`` adds a wider MLP, the tree ensembles and the river online learner.
+
+A member's module is imported only when a member of that kind is built or loaded, so a router
+serving a linear model never imports river or the tree ensembles:
+
+>>> surrogate_class("logreg").__name__
+'LogisticRegression'
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ...errors import LearnError
 from .base import Surrogate, full_proba
-from .linear import LogisticRegression, SGDLogistic
-from .mlp import MLP
-from .online import RiverNaiveBayes
-from .trees import ExtraTrees, HistGradientBoosting, RandomForest
 
-__all__ = ["KINDS", "Surrogate", "build_zoo", "full_proba", "load_member", "member_specs"]
+__all__ = ["KINDS", "Surrogate", "build_zoo", "full_proba", "load_member", "member_specs",
+           "surrogate_class"]
 
-KINDS: dict[str, type[Surrogate]] = {
-    cls.kind: cls
-    for cls in (LogisticRegression, SGDLogistic, MLP, RiverNaiveBayes, RandomForest, ExtraTrees,
-                HistGradientBoosting)
+_MODULES: dict[str, tuple[str, str]] = {
+    "logreg": ("linear", "LogisticRegression"),
+    "sgd": ("linear", "SGDLogistic"),
+    "mlp": ("mlp", "MLP"),
+    "river_nb": ("online", "RiverNaiveBayes"),
+    "random_forest": ("trees", "RandomForest"),
+    "extra_trees": ("trees", "ExtraTrees"),
+    "hist_gradient_boosting": ("trees", "HistGradientBoosting"),
 }
+KINDS: tuple[str, ...] = tuple(_MODULES)
+"""Every surrogate kind the zoo knows."""
+
+
+def surrogate_class(kind: str) -> type[Surrogate]:
+    """The class of a surrogate kind (its module is imported now)."""
+    if kind not in _MODULES:
+        raise LearnError("unknown surrogate kind", kind=kind, known=list(KINDS))
+    module, name = _MODULES[kind]
+    cls: type[Surrogate] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return cls
 
 _FAST: list[tuple[str, dict[str, Any]]] = [("logreg", {"C": 10.0}), ("sgd", {})]
 _DEFAULT = [*_FAST, ("logreg", {"C": 1.0}), ("mlp", {})]
@@ -39,12 +58,12 @@ def member_specs(zoo: str) -> list[tuple[str, dict[str, Any]]]:
 
 def build_zoo(zoo: str, seed: int) -> list[Surrogate]:
     """Fresh, unfitted members of a named zoo."""
-    return [KINDS[kind](seed=seed, **params) for kind, params in member_specs(zoo)]
+    return [surrogate_class(kind)(seed=seed, **params) for kind, params in member_specs(zoo)]
 
 
 def load_member(meta: dict[str, Any], arrays: dict[str, Any]) -> Surrogate:
     """Rebuild a member from :meth:`Surrogate.get_state` output."""
     kind = meta.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in _MODULES:
         raise LearnError("unknown surrogate kind in artefact", kind=kind)
-    return KINDS[kind].from_state(meta, arrays)
+    return surrogate_class(kind).from_state(meta, arrays)
