@@ -55,8 +55,7 @@ class RouterService:
         self._metrics_registry = metrics_registry
         topics = settings.topics
         prefix = settings.redis.key_prefix
-        client = redis.Redis.from_url(settings.redis.url.get_secret_value(),
-                                      **settings.redis.client_kwargs())
+        client = settings.redis.client()
         self.registry = Registry(client, prefix)
         self.guard = RedisGuard()
         self.holder = ModelHolder()
@@ -66,6 +65,8 @@ class RouterService:
                                   self.embedders)
         self.deduper = Deduper(client, self.guard, prefix=prefix, ttl_s=settings.dedupe_ttl_s)
         self.producer = Producer(settings.kafka)
+        self.reply_topics = ReplyTopics.of(self.producer, topics)
+        self._reroute = self.reply_topics.rerouter("router", topics.name("dead_letter"))
         self.router = BatchRouter(
             topics=RouterTopics(labels=topics.name("labels"),
                                 llm_requests=topics.name("llm_requests"),
@@ -80,7 +81,7 @@ class RouterService:
                           max_text_chars=settings.limits.max_text_chars,
                           registry_max_staleness_s=settings.registry_max_staleness_s),
             rng=random.Random(settings.audit_seed),
-            reply_topics=ReplyTopics.of(self.producer, topics),
+            reply_topics=self.reply_topics,
             novelty_watch=NoveltyWatch(delta=settings.novelty_alarm_delta,
                                        rate_floor=settings.novelty_alarm_rate_floor,
                                        rate_factor=settings.novelty_alarm_rate_factor),
@@ -141,7 +142,7 @@ class RouterService:
                 continue
             started = time.perf_counter()
             result = self.router.route(records)
-            producer.deliver(result.outputs)
+            producer.deliver(result.outputs, reroute=self._reroute)
             self.deduper.mark(result.answered, result.dead_lettered)
             try:
                 consumer.commit(records)

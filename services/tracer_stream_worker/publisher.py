@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tracer_stream.bus import DeliveryPolicy, Producer
+from tracer_stream.bus.producer import Reroute
 from tracer_stream.contracts import Outbound
 from tracer_stream.errors import BusError
 from tracer_stream.labelling import OutcomeLog, Partition
@@ -44,9 +45,11 @@ class Publisher:
 
     def __init__(self, producer: Producer, outcomes: OutcomeLog | None,
                  policy: DeliveryPolicy | None = None,
-                 sleep: Callable[[float], object] = time.sleep) -> None:
+                 sleep: Callable[[float], object] = time.sleep,
+                 reroute: Reroute | None = None) -> None:
         self._producer = producer
         self._outcomes = outcomes
+        self._reroute = reroute
         self._policy = policy or DeliveryPolicy()
         self._sleep = sleep
         self._queue: list[Finished] = []
@@ -108,7 +111,7 @@ class Publisher:
 
     def _deliver(self, group: list[Finished]) -> None:
         outputs = [out for item in group for out in item.outputs]
-        self._producer.deliver(outputs, self._policy, sleep=self._sleep)
+        self._producer.deliver(outputs, self._policy, sleep=self._sleep, reroute=self._reroute)
         if self._outcomes is not None:
             self._outcomes.mark([a for item in group if (a := item.answered()) is not None])
 

@@ -43,11 +43,13 @@ class WorkerService:
         self.producer = Producer(settings.kafka)
         outcomes = OutcomeLog(self.registry.client, prefix=self.registry.prefix,
                               ttl_s=settings.outcome_ttl_s)
-        self.publisher = Publisher(self.producer, outcomes)
+        reply_topics = ReplyTopics.of(self.producer, settings.topics)
+        self.publisher = Publisher(self.producer, outcomes, reroute=reply_topics.rerouter(
+            "worker", settings.topics.name("dead_letter")))
         self.tasks = TaskCache(self.registry, settings.task_refresh_s)
         """A task-change feed calls ``self.tasks.invalidate(task)``."""
         intake = Intake(topics=settings.topics, limits=settings.limits, tasks=self.tasks,
-                        reply_refusal=ReplyTopics.of(self.producer, settings.topics).refusal,
+                        reply_refusal=reply_topics.refusal,
                         outcomes=outcomes)
         self.labeller = Labeller(self.teacher,
                                  CallSlots(settings.max_concurrency, settings.task_concurrency),

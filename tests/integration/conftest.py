@@ -39,7 +39,7 @@ def redis_settings(stack: EmbeddedStack) -> RedisSettings:
 
 @pytest.fixture
 def redis_client(redis_settings: RedisSettings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_settings.url.get_secret_value())
+    client = redis_settings.client()
     yield client
     client.close()
 

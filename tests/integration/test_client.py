@@ -1,15 +1,20 @@
 """The client SDK, the classify CLI and kcat against a real router and a replay-teacher
 worker: surrogate answers, LLM answers for deferred requests, asyncio, the label stream,
-timeouts."""
+timeouts; clients sharing one reply topic, cancellation, back-pressure, and a client killed
+mid-request leaving nothing behind."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 
+import confluent_kafka.admin
 import orjson
 import pytest
 
@@ -23,8 +28,9 @@ from tests.integration.test_router_kit import (
     synthetic,
 )
 from tracer_stream.client import AsyncTracerClient, ClassifyTimeout, TracerClient
-from tracer_stream.config import KafkaSettings, RedisSettings
-from tracer_stream.contracts import RoutedLabel
+from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
+from tracer_stream.contracts import DeadLetter, RoutedLabel
+from tracer_stream.errors import BusError
 from tracer_stream.stack import free_port
 
 UNSEEN = {"what is the meaning of life": "travel", "tell me a joke": "weather"}
@@ -163,3 +169,92 @@ def test_kcat_producer_gets_a_label(dep: Deployment, kcat_env: dict[str, str],
         return rid in consumed.stdout
 
     wait_until(kcat_reads_it, 20, interval_s=0.5, what="kcat reads the label")
+
+
+def test_eight_clients_on_one_reply_topic_each_get_exactly_their_answers(
+        dep: Deployment, accepted: list[tuple[str, str]]) -> None:
+    served = accepted[4:44]
+    unseen = list(UNSEEN)
+
+    async def one(client: AsyncTracerClient, n: int) -> tuple[list[str], list[RoutedLabel]]:
+        texts = [t for t, _y in served[n * 5:(n + 1) * 5]] + [unseen[n % 2]]
+        ids = [f"c{n}-{i}-{uuid.uuid4().hex[:6]}" for i in range(len(texts))]
+        got = await client.classify_many(texts[:5], dep.env["SERVED"], timeout_s=90,
+                                         request_ids=ids[:5])
+        got.append(await client.classify(texts[5], dep.env["FRESH"], timeout_s=90,
+                                         request_id=ids[5]))
+        return ids, got
+
+    async def main() -> list[tuple[list[str], list[RoutedLabel]]]:
+        clients = [AsyncTracerClient(dep.kafka, dep.topics) for _ in range(8)]
+        assert len({c.reply_topic for c in clients}) == 1
+        try:
+            return list(await asyncio.gather(*(one(c, n) for n, c in enumerate(clients))))
+        finally:
+            await asyncio.gather(*(c.close() for c in clients))
+
+    results = asyncio.run(main())
+    for n, (ids, got) in enumerate(results):
+        assert [g.request_id for g in got] == ids
+        assert [g.label for g in got[:5]] == [y for _t, y in served[n * 5:(n + 1) * 5]]
+        assert (got[5].label, got[5].source) == (UNSEEN[unseen[n % 2]], "llm")
+
+
+def test_cancelling_a_call_forgets_it_and_the_client_keeps_working(
+        dep: Deployment, accepted: list[tuple[str, str]]) -> None:
+    async def main() -> RoutedLabel:
+        async with AsyncTracerClient(dep.kafka, dep.topics) as client:
+            call = asyncio.create_task(client.classify("hi", "no-such-task", timeout_s=60))
+            await asyncio.sleep(1.0)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            assert client._inbox.in_flight == 0
+            return await client.classify(accepted[44][0], dep.env["SERVED"], timeout_s=30)
+
+    assert asyncio.run(main()).label == accepted[44][1]
+
+
+def test_back_pressure_keeps_at_most_max_in_flight_requests_out(dep: Deployment) -> None:
+    """Six requests that are never answered (dead-lettered), two slots: only two leave."""
+    ids = [f"bp-{i}-{uuid.uuid4().hex[:6]}" for i in range(6)]
+    out = Collector(dep.kafka, dep.topics)
+    with TracerClient(dep.kafka, dep.topics, max_in_flight=2) as client, \
+            pytest.raises(ClassifyTimeout) as caught:
+        client.classify_many(["hi"] * 6, "no-such-task", timeout_s=6, request_ids=ids)
+    assert caught.value.missing == ids
+    out.wait_for(set(ids[:2]))
+    out.poll(2.0)
+    letters = {m.request_id for _t, m in out.messages if isinstance(m, DeadLetter)}
+    assert letters & set(ids) == set(ids[:2])
+    out.close()
+
+
+def test_stream_labels_raises_consumer_errors(dep: Deployment) -> None:
+    missing = TopicSettings(prefix=f"gone{uuid.uuid4().hex[:6]}.")
+    with TracerClient(dep.kafka, missing) as client:
+        stream = client.stream_labels(idle_timeout_s=5)
+        with pytest.raises(BusError, match="labels topic does not exist"):
+            next(stream)
+
+
+def test_a_client_killed_mid_request_leaves_no_topic_behind(dep: Deployment) -> None:
+    admin = confluent_kafka.admin.AdminClient(dep.kafka.common_config())
+    before = set(admin.list_topics(timeout=10).topics)
+    script = textwrap.dedent(f"""
+        from tracer_stream.client import TracerClient
+        from tracer_stream.config import KafkaSettings, TopicSettings
+        client = TracerClient(KafkaSettings(bootstrap_servers={dep.kafka.bootstrap_servers!r}),
+                              TopicSettings(prefix={dep.topics.prefix!r}))
+        print("sending", flush=True)
+        client.classify("hi", "no-such-task", timeout_s=120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env_with(dep.env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "sending"
+    time.sleep(3.0)  # the request is out, its reply is awaited
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+    assert set(admin.list_topics(timeout=10).topics) == before

@@ -19,10 +19,12 @@ from tests.integration.test_router_kit import (
     Deployment,
     Router,
     answers,
+    create_foreign_topic,
     fit_model,
     make_deployment,
     request,
     synthetic,
+    topic_is_empty,
 )
 from tracer_stream.config import KafkaSettings, RedisSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel
@@ -55,6 +57,7 @@ def out(dep: Deployment) -> Iterator[Collector]:
 def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
         dep: Deployment, router: Router, out: Collector) -> None:
     task = dep.new_task("nomodel")
+    foreign = create_foreign_topic(dep.kafka)
     assert router.get("/healthz").status_code == 200
     dep.send([b"{oops", orjson.dumps({"schema_version": 1, "request_id": "no-text",
                                        "task": task}),
@@ -63,22 +66,28 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
     dep.send([request("long", "y" * 101, task), request("who", "hi", "no-such-task"),
               request("ok-1", "my card was stolen", task, metadata={"k": 1}),
               request("ok-2", "rain forecast", task),
-              request("typo", "hi", task, reply_topic="no-such-reply-topic"),
-              request("own", "hi", task, reply_topic=dep.topics.name("traces"))])
-    out.wait_for({"no-text", "big", "long", "who", "ok-1", "ok-2", "typo", "own"})
+              request("typo", "hi", task, reply_topic="tracer.replies.no-such-topic"),
+              request("own", "hi", task, reply_topic=dep.topics.name("traces")),
+              request("foreign", "hi", task, reply_topic=foreign)])
+    ids = {"no-text", "big", "long", "who", "ok-1", "ok-2", "typo", "own", "foreign"}
+    out.wait_for(ids)
 
-    def nine() -> bool:
+    def ten() -> bool:
         out.poll()
-        return len(out.messages) >= 9
+        return len(out.messages) >= 10
 
-    wait_until(nine, 10, what="9 outputs")
+    wait_until(ten, 10, what="10 outputs")
     letters = [m for _t, m in out.messages if isinstance(m, DeadLetter)]
     got = sorted((m.reason, m.field or "", m.request_id or "") for m in letters)
-    assert got == [("forbidden_reply_topic", "reply_topic", "own"),
-                   ("malformed_json", "", ""), ("schema_violation", "text", "no-text"),
+    assert got == [("malformed_json", "", ""),
+                   ("reply_topic_not_allowed", "reply_topic", "foreign"),
+                   ("reply_topic_not_allowed", "reply_topic", "own"),
+                   ("schema_violation", "text", "no-text"),
                    ("text_too_long", "text", "long"), ("too_large", "", "big"),
                    ("unknown_reply_topic", "reply_topic", "typo"),
                    ("unknown_task", "task", "who")]
+    assert all(len(out.by_request()[i]) == 1 for i in ids)  # exactly one outcome each
+    assert topic_is_empty(dep.kafka, foreign)
     for letter in letters:
         assert letter.stage == "router" and letter.payload
         assert letter.source_topic == dep.topics.name("requests")
@@ -93,7 +102,7 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
     assert router.metric("tracer_stream_router_deferred_total", task=task,
                          reason="no_model") == 2
     assert router.metric("tracer_stream_router_requests_total", task=task,
-                         outcome="dead_letter") == 5
+                         outcome="dead_letter") == 6
     assert router.metric("tracer_stream_router_requests_total", task="_unknown",
                          outcome="dead_letter") == 2  # undecodable, and the unknown task
 

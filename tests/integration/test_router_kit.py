@@ -151,6 +151,27 @@ class Router:
         return 0.0
 
 
+def create_foreign_topic(kafka: KafkaSettings) -> str:
+    """Another application's topic (``payments.events-…``) that no reply may reach."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = f"payments.events-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient(kafka.common_config())
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(10)
+    return name
+
+
+def topic_is_empty(kafka: KafkaSettings, topic: str) -> bool:
+    """Nothing was ever produced to ``topic`` (its end offsets are all 0)."""
+    consumer = confluent_kafka.Consumer(kafka.consumer_config(f"probe-{uuid.uuid4().hex[:6]}"))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return all(consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p),
+                                                  timeout=10)[1] == 0 for p in partitions)
+    finally:
+        consumer.close()
+
+
 def request(request_id: str, text: str, task: str, **fields: Any) -> dict[str, Any]:
     return {"request_id": request_id, "task": task, "text": text, **fields}
 

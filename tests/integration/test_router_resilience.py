@@ -84,7 +84,7 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, RedisSettings]]:
 
 def _pings(settings: RedisSettings) -> bool:
     try:
-        return bool(redis.Redis.from_url(settings.url.get_secret_value()).ping())
+        return bool(settings.client().ping())
     except redis.RedisError:
         return False
 
@@ -93,9 +93,9 @@ def test_redis_down_requests_are_still_answered(
         kafka: KafkaSettings, service_env: dict[str, str], tmp_path: Path,
         own_redis: tuple[ManagedProcess, RedisSettings]) -> None:
     server, redis_settings = own_redis
+    env = {k: v for k, v in service_env.items() if k != "TRACER_STREAM_REDIS_PASSWORD"}
     dep = make_deployment(kafka, redis_settings, {
-        **service_env, "TRACER_STREAM_REDIS_URL": redis_settings.url.get_secret_value()},
-        tmp_path)
+        **env, "TRACER_STREAM_REDIS_URL": redis_settings.url.get_secret_value()}, tmp_path)
     try:
         served, bare = dep.new_task("kept"), dep.new_task("bare")
         version = dep.publish(served, fit_model(seed=0))

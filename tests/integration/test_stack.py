@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tracer_stream.bus import Producer
-from tracer_stream.config import KafkaSettings, TopicSettings
+from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.contracts import ClassificationRequest, decode
 from tracer_stream.stack import EmbeddedStack, free_port
 
@@ -41,6 +42,9 @@ def test_cli_stack_roundtrip_leaves_no_process_and_remembers_its_ports(tmp_path:
     up = _cli("stack", "up", *ports, env=env)
     assert up.returncode == 0, up.stderr
     assert f"TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kport}" in up.stdout
+    password = (state / "stack" / "redis.password").read_text()
+    assert len(password) >= 24 and password not in up.stdout + up.stderr
+    assert "TRACER_STREAM_REDIS_PASSWORD=**********" in up.stdout
     try:
         again = _cli("stack", "up", *ports, env=env)
         assert again.returncode == 0 and "exists" in again.stdout
@@ -76,6 +80,18 @@ def test_stack_refuses_a_port_taken_by_someone_else(tmp_path: Path, stack: Embed
     with pytest.raises(StackError, match=f"port {stack.redis_port}.*already in use"):
         intruder.up()
     assert intruder.status().kafka_pid is None and intruder.status().redis_pid is None
+
+
+def test_embedded_redis_requires_the_generated_password(stack: EmbeddedStack) -> None:
+    anonymous = RedisSettings(url=stack.redis.url)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.client().ping()
+    wrong = RedisSettings(url=stack.redis.url, password="not-the-password")
+    with pytest.raises(redis.AuthenticationError):
+        wrong.client().ping()
+    assert stack.redis.client().ping()
+    assert stack.password_file.stat().st_mode & 0o077 == 0
+    assert stack.env()["TRACER_STREAM_REDIS_PASSWORD"] == stack.password_file.read_text()
 
 
 def test_a_restarted_stack_still_knows_its_tasks(tmp_path: Path) -> None:

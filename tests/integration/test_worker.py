@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.test_router_kit import create_foreign_topic, topic_is_empty
 from tests.unit.llm.llm_servers import FakeLLMServer, Reply, is_followup, prompt_text, running
 from tracer_stream.bus import BatchConsumer, Producer, ensure_topics
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
@@ -201,23 +202,29 @@ def test_failures_become_dead_letters_while_the_worker_keeps_serving(
         kafka: KafkaSettings, redis_settings: RedisSettings, worker_topics: TopicSettings,
         openai_worker: ServiceProcess) -> None:
     task = register_task(redis_settings)
+    foreign = create_foreign_topic(kafka)
     unparseable = llm_request(task, "gibberish")
     unknown = llm_request("no-such-task", "what a lovely day")
-    no_topic = llm_request(task, "what a lovely day", reply_topic="no-such-reply-topic")
+    no_topic = llm_request(task, "what a lovely day", reply_topic="tracer.replies.no-such")
     own_topic = llm_request(task, "what a lovely day",
                             reply_topic=worker_topics.name("models"))
     oversized = llm_request(task, "what a lovely day", embedding=[0.123456] * 40_000)
+    foreign_topic = llm_request(task, "what a lovely day", reply_topic=foreign)
     send(kafka, worker_topics, unparseable, unknown, b"{not json", b'{"schema_version": 1}',
-         no_topic, own_topic, encode(oversized))
-    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 7)
+         no_topic, own_topic, encode(oversized), foreign_topic)
+    got = collect(kafka, worker_topics, lambda g: len(g["dead_letter"]) >= 8)
     letters = by_id(got["dead_letter"])
     # D4: a record too large to decode still names its request and task.
     [too_large] = letters[oversized.request_id]
     assert (too_large.reason, too_large.task, too_large.payload_truncated) == (
         "too_large", task, True)
     assert letters[no_topic.request_id][0].reason == "unknown_reply_topic"
-    assert letters[own_topic.request_id][0].reason == "forbidden_reply_topic"
+    assert letters[own_topic.request_id][0].reason == "reply_topic_not_allowed"
     assert letters[own_topic.request_id][0].field == "reply_topic"
+    [refused] = letters[foreign_topic.request_id]
+    assert (refused.reason, refused.field, refused.task) == (
+        "reply_topic_not_allowed", "reply_topic", task)
+    assert topic_is_empty(kafka, foreign)
     [bad_answer] = letters[unparseable.request_id]
     assert (bad_answer.reason, bad_answer.stage, bad_answer.task) == (
         "unparseable_answer", "worker", task)
@@ -225,7 +232,7 @@ def test_failures_become_dead_letters_while_the_worker_keeps_serving(
     assert letters[unknown.request_id][0].reason == "unknown_task"
     assert sorted(d.reason for d in letters[None]) == ["malformed_json", "schema_violation"]
     assert {unparseable.request_id, unknown.request_id, no_topic.request_id,
-            own_topic.request_id}.isdisjoint(
+            own_topic.request_id, foreign_topic.request_id}.isdisjoint(
         set(by_id(got["labels"])) | set(by_id(got["traces"])))
 
     after = llm_request(task, "what a lovely day")

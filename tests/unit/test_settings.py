@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tracer_stream.config import (
@@ -59,3 +61,46 @@ def test_invalid_values_are_rejected() -> None:
         KafkaSettings(security_protocol="CARRIER_PIGEON")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="partitions"):
         TopicSettings(partitions=0)
+
+
+def test_reply_prefixes_are_comma_separated_and_bind_the_reply_topic(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    assert TopicSettings().reply_prefixes == ("tracer.replies.",)
+    assert TopicSettings().name("replies") == "tracer.replies.default"
+    monkeypatch.setenv("TRACER_STREAM_TOPICS_REPLY_PREFIXES", "app-a.replies., app-b.replies.")
+    monkeypatch.setenv("TRACER_STREAM_TOPICS_REPLIES", "app-b.replies.billing")
+    topics = TopicSettings()
+    assert topics.reply_prefixes == ("app-a.replies.", "app-b.replies.")
+    assert topics.all_names()["replies"] == "app-b.replies.billing"
+    monkeypatch.setenv("TRACER_STREAM_TOPICS_REPLIES", "payments.events")
+    with pytest.raises(ValidationError, match="does not start with one of the reply prefixes"):
+        TopicSettings()
+
+
+def test_redis_acl_and_tls_settings_reach_the_client(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    from tracer_stream.config import RedisSettings
+    from tracer_stream.errors import ConfigError
+
+    monkeypatch.setenv("TRACER_STREAM_REDIS_URL", "redis://cache.internal:6380/2")
+    monkeypatch.setenv("TRACER_STREAM_REDIS_USERNAME", "tracer")
+    monkeypatch.setenv("TRACER_STREAM_REDIS_PASSWORD", "acl-secret")
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SSL", "true")
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SSL_CA_CERTS", str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SSL_CERTFILE", str(tmp_path / "client.pem"))
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SSL_KEYFILE", str(tmp_path / "client.key"))
+    settings = RedisSettings()
+    pool = settings.client().connection_pool
+    assert pool.connection_class.__name__ == "SSLConnection"
+    options = pool.connection_kwargs
+    assert (options["host"], options["port"], options["db"]) == ("cache.internal", 6380, 2)
+    assert (options["username"], options["password"]) == ("tracer", "acl-secret")
+    assert options["ssl_ca_certs"] == str(tmp_path / "ca.pem")
+    assert options["ssl_certfile"] == str(tmp_path / "client.pem")
+    assert options["ssl_keyfile"] == str(tmp_path / "client.key")
+    assert options["ssl_cert_reqs"] == "required"
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SSL", "false")
+    with pytest.raises(ConfigError, match="TRACER_STREAM_REDIS_SSL=true"):
+        RedisSettings().client()

@@ -327,6 +327,13 @@ templates/configmap.yaml and the topic Job's hook ConfigMap render it).
 {{- end }}
 {{- if and .Values.redis.tls.enabled .Values.redis.tls.caSecret }}
 {{- $_ := set $data "TRACER_STREAM_REDIS_SSL_CA_CERTS" (printf "/etc/tracer-stream/redis-tls/%s" .Values.redis.tls.caKey) }}
+{{- if .Values.redis.tls.certKey }}
+{{- $_ := set $data "TRACER_STREAM_REDIS_SSL_CERTFILE" (printf "/etc/tracer-stream/redis-tls/%s" .Values.redis.tls.certKey) }}
+{{- $_ := set $data "TRACER_STREAM_REDIS_SSL_KEYFILE" (printf "/etc/tracer-stream/redis-tls/%s" .Values.redis.tls.keyKey) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.redis.auth.enabled .Values.redis.auth.username }}
+{{- $_ := set $data "TRACER_STREAM_REDIS_USERNAME" .Values.redis.auth.username }}
 {{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{- $_ := set $data $name (include "tracer-stream.envValue" $value) }}

@@ -2,10 +2,13 @@
 
 Services commit their input offsets only after every output of a batch is acknowledged, which
 is what makes delivery at-least-once end to end. :meth:`Producer.deliver` is how every service
-produces its outputs: send them all, wait for every acknowledgement, and on a failure send the
-whole set again after a backoff (duplicates are allowed, losses are not — consumers dedupe by
-request id). After :attr:`DeliveryPolicy.attempts` failures it raises :class:`BusError`; the
-caller has not committed its input, so the records are redelivered when the service restarts.
+produces its outputs: send them all, wait for every acknowledgement, and on a failure send
+again, after a backoff, every output that was not acknowledged (duplicates are allowed, losses
+are not — consumers dedupe by request id). After :attr:`DeliveryPolicy.attempts` failures it
+raises :class:`BusError`; the caller has not committed its input, so the records are
+redelivered when the service restarts. A ``reroute`` hook may replace an output that failed
+(:meth:`tracer_stream.bus.reply_topics.ReplyTopics.rerouter` turns a label its reply topic
+refuses into a dead letter), so that one broken destination never stops a service.
 
 >>> DeliveryPolicy().pauses()
 [0.2, 0.4, 0.8, 1.6]
@@ -26,6 +29,12 @@ from tracer_stream.contracts import Message, Outbound, encode
 from tracer_stream.errors import BusError
 
 log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[confluent_kafka.KafkaError | None], None]
+"""Told the outcome of one message: None when it was acknowledged, else the error."""
+Reroute = Callable[[Outbound, confluent_kafka.KafkaError, bool], Outbound | None]
+"""Given an output that failed, its error and whether this was the last attempt: a replacement
+to send instead (once), or None to send it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +66,80 @@ class Producer:
         if err is not None:
             self._failures.append(f"{msg.topic()}: {err}")
 
-    def send(self, topic: str, message: Message, *, key: str | None = None) -> None:
-        """Queue a message (encoded with the codec) for ``topic``."""
-        self.send_raw(topic, encode(message), key=key)
+    def send(self, topic: str, message: Message, *, key: str | None = None,
+             on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue a message (encoded with the codec) for ``topic``; ``on_delivery`` is told its
+        outcome during a later poll or flush."""
+        self.send_raw(topic, encode(message), key=key, on_delivery=on_delivery)
 
     def send_raw(self, topic: str, value: bytes, *, key: str | None = None,
-                 headers: dict[str, str | bytes | None] | None = None) -> None:
+                 headers: dict[str, str | bytes | None] | None = None,
+                 on_delivery: DeliveryCallback | None = None) -> None:
+        def delivered(err: confluent_kafka.KafkaError | None, msg: Any) -> None:
+            self._on_delivery(err, msg)
+            if on_delivery is not None:
+                on_delivery(err)
+
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers,
-                                       on_delivery=self._on_delivery)
+                                       on_delivery=delivered)
                 break
             except BufferError:
                 self._producer.poll(0.05)
         self._producer.poll(0)
 
     def deliver(self, outputs: Sequence[Outbound], policy: DeliveryPolicy = DeliveryPolicy(), *,
-                sleep: Callable[[float], object] = time.sleep) -> None:
+                sleep: Callable[[float], object] = time.sleep,
+                reroute: Reroute | None = None) -> list[Outbound]:
         """Produce ``outputs`` and wait until every one is acknowledged (see the module
-        docstring); raises :class:`BusError` when the last attempt fails too."""
-        if not outputs:
-            return
+        docstring); returns what was delivered (``outputs`` with the rerouted ones replaced).
+        Raises :class:`BusError` when outputs still fail after the last attempt."""
+        current = list(outputs)
+        pending = list(range(len(current)))
         pauses = policy.pauses()
-        for attempt in range(1, policy.attempts + 1):
-            for out in outputs:
-                self.send(out.topic, out.message, key=out.key)
-            try:
-                self.flush_or_raise(policy.ack_timeout_s)
-                return
-            except BusError as exc:
-                if attempt == policy.attempts:
-                    raise
-                log.warning("delivery attempt %d/%d failed, sending again: %s", attempt,
-                            policy.attempts, exc)
-                sleep(pauses[attempt - 1])
+        attempt = 0
+        while pending:
+            attempt += 1
+            last = attempt >= policy.attempts
+            errors = self._send_round(current, pending, policy.ack_timeout_s)
+            pending = [i for i in pending if i not in errors or errors[i] is not None]
+            retried = []
+            for index in pending:
+                err = errors.get(index)  # None: not acknowledged in time, it may still arrive
+                replacement = None if err is None or reroute is None else reroute(
+                    current[index], err, last)
+                if replacement is None:
+                    retried.append(index)
+                else:
+                    current[index] = replacement
+            if retried and last:
+                raise BusError(f"{len(retried)} output(s) undelivered after {attempt} attempts")
+            if retried:
+                log.warning("delivery attempt %d/%d: %d output(s) not delivered, sending "
+                            "again", attempt, policy.attempts, len(retried))
+                sleep(pauses[min(attempt, len(pauses)) - 1])
+        return current
+
+    def _send_round(self, current: Sequence[Outbound], indexes: Sequence[int],
+                    timeout_s: float) -> dict[int, confluent_kafka.KafkaError | None]:
+        """Send ``current[i]`` for each index and flush; the delivery error (None:
+        acknowledged) of every index that got a report."""
+        errors: dict[int, confluent_kafka.KafkaError | None] = {}
+
+        def report(index: int) -> DeliveryCallback:
+            def reported(err: confluent_kafka.KafkaError | None) -> None:
+                errors[index] = err
+            return reported
+
+        for index in indexes:
+            out = current[index]
+            self.send(out.topic, out.message, key=out.key, on_delivery=report(index))
+        try:
+            self.flush_or_raise(timeout_s)
+        except BusError as exc:
+            log.debug("some outputs failed: %s", exc)
+        return errors
 
     def flush_or_raise(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued message is acknowledged; raise :class:`BusError` otherwise."""

@@ -45,12 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from tracer_stream.config import redact_environment_secrets, redact_known
+
+    redact_environment_secrets()  # no configured secret reaches a log line or an error
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except TracerStreamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_known(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

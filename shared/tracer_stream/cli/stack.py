@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tracer_stream.config import TopicSettings
+    from tracer_stream.config import TopicSettings, mask_secrets
     from tracer_stream.config.settings import RouterSettings
     from tracer_stream.stack import EmbeddedStack
     from tracer_stream.stack.embedded import recorded_ports
@@ -48,10 +48,10 @@ def _run(args: argparse.Namespace) -> int:
               f"log {state_dir / 'redis.log'}")
         for name, state in sorted(topics.items()):
             print(f"topic   {name}  {state}")
-        print("\n# point tracer-stream at this stack:")
+        print("\n# point tracer-stream at this stack (secrets masked here):")
         for key, value in stack.env().items():
-            print(f"export {key}={value}")
-        print(f"# (also written to {state_dir / 'stack.env'})")
+            print(f"export {key}={mask_secrets(value, key=key)}")
+        print(f"# the complete settings: source {state_dir / 'stack.env'}")
         return 0
     if args.action == "down":
         stopped = stack.down()

@@ -1,6 +1,8 @@
 """``tracer-stream topics create | list | read KIND``: create every topic explicitly
-(idempotent), list their names, or print what a topic holds (one message a line, like
-``kcat -C -e``) without joining a consumer group."""
+(idempotent), including the application's shared reply topic
+(``TRACER_STREAM_TOPICS_REPLIES``) that the client SDK reads, so that clients need no admin
+rights at run time; list their names; or print what a topic holds (one message a line)
+without joining a consumer group."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ _KINDS = ["requests", "labels", "llm_requests", "traces", "models", "dead_letter
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("topics", help="create, list or read the deployment's Kafka topics")
     parser.add_argument("action", choices=["create", "list", "read"],
-                        help="create: every topic that does not exist yet (idempotent); "
+                        help="create: every topic that does not exist yet, the reply topic "
+                             "included (idempotent); "
                              "list: the configured topic names; read KIND: print the messages "
                              "of one topic up to its current end")
     parser.add_argument("kind", nargs="?", choices=_KINDS,

@@ -1,23 +1,30 @@
-"""Waiting for labels by ``request_id`` on a reply topic, from any number of threads.
+"""Correlating replies with requests by ``request_id`` on a reply topic many clients share.
 
-One thread at a time polls the consumer; every label that arrives is filed under its request
-id and the waiting threads are woken. Labels nobody waits for (late arrivals after a timeout,
-at-least-once duplicates) are dropped.
+A reply topic is shared by every client of an application, and a client starts reading it at
+the end offset the broker reports, which may lag the real end (the embedded broker reports a
+partition's end before its last batch), so a client sees old replies and replies to other
+clients. None of that matters: a reply is handed over only when its ``request_id`` is one this
+client is waiting for, and only once; everything else is dropped. Positions are never trusted.
+
+>>> import asyncio
+>>> from tracer_stream.contracts import RoutedLabel
+>>> async def demo() -> str:
+...     inbox = ReplyInbox()
+...     mine = inbox.expect("r1")
+...     inbox.deliver(RoutedLabel(request_id="other", task="t", label="x", source="llm"))
+...     inbox.deliver(RoutedLabel(request_id="r1", task="t", label="card", source="llm"))
+...     return (await mine).label
+>>> asyncio.run(demo())
+'card'
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Sequence
 
-import confluent_kafka
-
-from tracer_stream.contracts import RoutedLabel, decode
-from tracer_stream.errors import ContractError, TracerStreamError
-
-log = logging.getLogger(__name__)
+from tracer_stream.contracts import RoutedLabel
+from tracer_stream.errors import TracerStreamError
 
 
 class ClassifyTimeout(TracerStreamError):
@@ -30,63 +37,43 @@ class ClassifyTimeout(TracerStreamError):
 
 
 class ReplyInbox:
-    """Files the labels of a consumer by request id until someone collects them."""
+    """The futures of the requests a client waits for, by request id (one event loop)."""
 
-    def __init__(self, consumer: confluent_kafka.Consumer) -> None:
-        self._consumer = consumer
-        self._poll_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._waiting: set[str] = set()
-        self._results: dict[str, RoutedLabel] = {}
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[RoutedLabel]] = {}
+        self._failure: BaseException | None = None
 
-    def expect(self, request_ids: Iterable[str]) -> None:
-        """Announce ids before their requests are produced (so no label is missed)."""
-        with self._cond:
-            self._waiting.update(request_ids)
+    def expect(self, request_id: str) -> asyncio.Future[RoutedLabel]:
+        """Announce a request before it is produced (so its reply cannot be missed)."""
+        if self._failure is not None:
+            raise self._failure
+        if request_id in self._waiting:
+            raise ValueError(f"request id {request_id!r} is already in flight")
+        future: asyncio.Future[RoutedLabel] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        return future
 
-    def collect(self, request_ids: Sequence[str], timeout_s: float) -> list[RoutedLabel]:
-        """The labels of ``request_ids`` in that order; :class:`ClassifyTimeout` otherwise."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self._cond:
-                if all(i in self._results for i in request_ids):
-                    self._waiting.difference_update(request_ids)
-                    return [self._results.pop(i) for i in request_ids]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    missing = [i for i in request_ids if i not in self._results]
-                    for i in request_ids:
-                        self._waiting.discard(i)
-                        self._results.pop(i, None)
-                    raise ClassifyTimeout(
-                        f"no label for {len(missing)} of {len(request_ids)} request(s) within "
-                        f"{timeout_s} s (dead-lettered? see the dead-letter topic)",
-                        missing=missing)
-            if self._poll_lock.acquire(blocking=False):
-                try:
-                    self._poll(min(0.1, left))
-                finally:
-                    self._poll_lock.release()
-            else:
-                with self._cond:
-                    self._cond.wait(min(0.1, left))
+    def forget(self, request_id: str) -> None:
+        """Stop waiting (answered, timed out or cancelled); a late reply is dropped."""
+        future = self._waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            future.cancel()
 
-    def _poll(self, timeout_s: float) -> None:
-        # poll() returns at the first message; consume(n, t) would wait for n messages or t
-        first = self._consumer.poll(timeout_s)
-        if first is None:
-            return
-        messages = [first, *self._consumer.consume(255, timeout=0)]
-        labels = []
-        for msg in messages:
-            if msg.error() is not None:
-                continue
-            try:
-                labels.append(decode(RoutedLabel, msg.value() or b""))
-            except ContractError as exc:
-                log.warning("ignoring an undecodable label on %s: %s", msg.topic(), exc)
-        with self._cond:
-            for label in labels:
-                if label.request_id in self._waiting and label.request_id not in self._results:
-                    self._results[label.request_id] = label
-            self._cond.notify_all()
+    def deliver(self, label: RoutedLabel) -> bool:
+        """Hand ``label`` to its waiting request; False when nobody here waits for it."""
+        future = self._waiting.get(label.request_id)
+        if future is None or future.done():
+            return False
+        future.set_result(label)
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """The replies can no longer be read: every waiting and later request gets ``error``."""
+        self._failure = error
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(error)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)

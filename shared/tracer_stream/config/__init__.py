@@ -1,5 +1,7 @@
-"""Typed settings read from ``TRACER_STREAM_*`` environment variables."""
+"""Typed settings read from ``TRACER_STREAM_*`` environment variables, and the masking of
+the secrets they hold (:mod:`tracer_stream.config.secrets`)."""
 
+from tracer_stream.config.secrets import mask_secrets, redact_known
 from tracer_stream.config.settings import (
     KafkaSettings,
     LimitsSettings,
@@ -9,6 +11,7 @@ from tracer_stream.config.settings import (
     TrainerSettings,
     WorkerSettings,
     masked_dump,
+    redact_environment_secrets,
 )
 
 __all__ = [
@@ -19,5 +22,8 @@ __all__ = [
     "TopicSettings",
     "TrainerSettings",
     "WorkerSettings",
+    "mask_secrets",
     "masked_dump",
+    "redact_environment_secrets",
+    "redact_known",
 ]

@@ -1,5 +1,5 @@
-"""Kafka settings for the faust trainer, translated from the same librdkafka options the router
-and the worker use.
+"""Kafka settings for the faust trainer and the asyncio client SDK (both aiokafka underneath),
+translated from the same librdkafka options the router and the worker use.
 
 :class:`~tracer_stream.config.KafkaSettings` turns settings into librdkafka options
 (``producer_config`` / ``consumer_config``, ``extra`` applied last). That dictionary is the one
@@ -63,6 +63,8 @@ NOT_FOR_FAUST: dict[str, str] = {
     "partition.assignment.strategy": "faust uses its own assignor",
     "enable.idempotence": "aiokafka's idempotent producer is not used: the trainer produces "
                           "only dead letters and announcements, both safe to repeat",
+    "topic.metadata.propagation.max.ms": "the trainer produces only to the deployment's own "
+                                         "topics, created before it starts",
 }
 """librdkafka keys that deliberately do not reach faust, and why."""
 
@@ -85,17 +87,44 @@ def faust_options(librdkafka: Mapping[str, Any]) -> dict[str, Any]:
     return opts
 
 
+def aiokafka_options(conf: Mapping[str, Any]) -> dict[str, Any]:
+    """Connection and security keyword arguments of aiokafka's producer and consumer (the
+    client SDK) for the librdkafka options ``conf``; other options do not apply there.
+
+    >>> aiokafka_options({"bootstrap.servers": "k:9092", "client.id": "app",
+    ...                   "security.protocol": "SASL_PLAINTEXT", "sasl.username": "u",
+    ...                   "sasl.password": "p", "linger.ms": 5})["sasl_mechanism"]
+    'PLAIN'
+    """
+    protocol = str(conf.get("security.protocol", "PLAINTEXT")).upper()
+    kwargs: dict[str, Any] = {"bootstrap_servers": str(conf["bootstrap.servers"]),
+                              "client_id": str(conf.get("client.id", "tracer-stream")),
+                              "security_protocol": protocol,
+                              "ssl_context": _ssl_context(conf)}
+    if protocol.startswith("SASL"):
+        kwargs |= {"sasl_mechanism": conf.get("sasl.mechanism") or "PLAIN",
+                   "sasl_plain_username": conf.get("sasl.username"),
+                   "sasl_plain_password": conf.get("sasl.password")}
+    return kwargs
+
+
+def _ssl_context(conf: Mapping[str, Any]) -> ssl.SSLContext | None:
+    """The TLS context of the librdkafka options (None unless the protocol uses TLS)."""
+    if str(conf.get("security.protocol", "PLAINTEXT")).upper() not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=conf.get("ssl.ca.location"))
+    if conf.get("ssl.certificate.location"):
+        context.load_cert_chain(conf["ssl.certificate.location"],
+                                conf.get("ssl.key.location"), conf.get("ssl.key.password"))
+    return context
+
+
 def _credentials(conf: Mapping[str, Any]) -> Any:
     """faust's form of the librdkafka security options (None for PLAINTEXT)."""
     import faust  # the trainer's dependency; the other services never call this
 
     protocol = str(conf.get("security.protocol", "PLAINTEXT")).upper()
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=conf.get("ssl.ca.location"))
-        if conf.get("ssl.certificate.location"):
-            context.load_cert_chain(conf["ssl.certificate.location"],
-                                    conf.get("ssl.key.location"), conf.get("ssl.key.password"))
+    context = _ssl_context(conf)
     if protocol.startswith("SASL"):
         return faust.SASLCredentials(username=conf.get("sasl.username"),
                                      password=conf.get("sasl.password") or "",
@@ -104,4 +133,4 @@ def _credentials(conf: Mapping[str, Any]) -> Any:
     return faust.SSLCredentials(context) if context is not None else None
 
 
-__all__ = ["NOT_FOR_FAUST", "faust_options"]
+__all__ = ["NOT_FOR_FAUST", "aiokafka_options", "faust_options"]

@@ -41,7 +41,8 @@ def reference_markdown() -> str:
             shown = "(secret)" if isinstance(default, SecretStr) else _show(default)
             kind = str(field.annotation).replace("typing.", "").replace("<class '", "").replace(
                 "'>", "").replace("pydantic.types.", "").replace("|", "\\|")
-            out.append(f"| `{variable}` | {kind} | {shown} | {field.description or ''} |")
+            description = " ".join((field.description or "").split())
+            out.append(f"| `{variable}` | {kind} | {shown} | {description} |")
         out.append("")
     return "\n".join(out)
 
@@ -49,5 +50,7 @@ def reference_markdown() -> str:
 def _show(value: object) -> str:
     if isinstance(value, BaseModel):
         return ""
+    if isinstance(value, tuple):
+        value = ",".join(str(v) for v in value)
     text = "" if value is None else str(value)
     return f"`{text}`" if text else ""

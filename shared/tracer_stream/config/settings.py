@@ -22,10 +22,24 @@ settings object for logs without leaking them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tracer_stream.config.secrets import install_redaction, mask_secrets
+from tracer_stream.errors import ConfigError
+
+if TYPE_CHECKING:
+    import redis
 
 DEFAULT_KAFKA_PORT = 39092
 DEFAULT_REDIS_PORT = 36379
@@ -35,7 +49,7 @@ DEV_SIGNING_KEY = "dev-only-insecure-signing-key"
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=f"TRACER_STREAM_{prefix}_", extra="ignore", env_nested_delimiter="__",
-        use_attribute_docstrings=True,
+        use_attribute_docstrings=True, hide_input_in_errors=True,  # a bad value may be a secret
     )
 
 
@@ -90,12 +104,15 @@ class KafkaSettings(BaseSettings):
         return conf
 
     def producer_config(self) -> dict[str, Any]:
-        """An idempotent, fully acknowledged producer (no loss, no broker-side duplicates)."""
+        """An idempotent, fully acknowledged producer (no loss, no broker-side duplicates).
+        A message for a topic the cluster does not know fails after 5 s (librdkafka waits 30 s
+        by default, as long as a service waits for a whole batch)."""
         conf = self.common_config() | {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 2,
             "compression.type": self.compression,
+            "topic.metadata.propagation.max.ms": 5000,
         }
         return conf | self.extra
 
@@ -133,43 +150,110 @@ class TopicSettings(BaseSettings):
     traces: str = "traces"
     models: str = "models"
     dead_letter: str = "dead-letter"
-    retention_ms: dict[str, int] = Field(default_factory=dict)
+    retention_ms: dict[str, int] = Field(default_factory=lambda: {"replies": 3_600_000})
+    """Retention per topic kind (JSON); replies are kept one hour by default."""
+    reply_prefixes: Annotated[tuple[str, ...], NoDecode] = ("tracer.replies.",)
+    """Comma-separated prefixes of the reply topics the router and worker may answer on
+    (allow-list); a request naming any other reply_topic is dead-lettered."""
+    replies: str = "tracer.replies.default"
+    """This application's shared reply topic (full name, not prefixed; must start with a
+    reply prefix), created by ``tracer-stream topics create`` and used by the client SDK."""
+
+    @field_validator("reply_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _reply_topic_is_allowed(self) -> TopicSettings:
+        if any(not p for p in self.reply_prefixes):
+            raise ValueError("reply_prefixes must not contain an empty prefix")
+        if not self.replies.startswith(tuple(self.reply_prefixes)):
+            raise ValueError(f"the reply topic {self.replies!r} does not start with one of "
+                             f"the reply prefixes {list(self.reply_prefixes)}")
+        return self
 
     def name(self, kind: str) -> str:
-        """Full topic name for a kind (``"requests"``, ``"llm_requests"`` ...)."""
+        """Full topic name for a kind (``"requests"``, ``"llm_requests"`` ...); the reply
+        topic ``"replies"`` is named in full."""
+        if kind == "replies":
+            return self.replies
         return self.prefix + str(getattr(self, kind))
 
     def all_kinds(self) -> tuple[str, ...]:
-        return ("requests", "labels", "llm_requests", "traces", "models", "dead_letter")
+        return ("requests", "labels", "llm_requests", "traces", "models", "dead_letter",
+                "replies")
 
     def all_names(self) -> dict[str, str]:
         return {kind: self.name(kind) for kind in self.all_kinds()}
 
 
 class RedisSettings(BaseSettings):
-    """Redis connection. Put a password in the URL (``redis://:pw@host:6379/0``) or in
-    ``password``; use ``rediss://`` for TLS."""
+    """Redis connection. Give the password (and the ACL user) in ``password`` / ``username``
+    rather than in the URL; TLS with ``ssl`` (or a ``rediss://`` URL) and the CA / client
+    certificate files. :meth:`client` is the one way every process connects.
+
+    >>> RedisSettings(url=SecretStr("redis://h:6379/0"), ssl=True).effective_url()
+    'rediss://h:6379/0'
+    """
 
     model_config = _config("REDIS")
 
     url: SecretStr = SecretStr(f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
     """Redis URL (redis:// or rediss:// for TLS); treated as a secret."""
+    username: str | None = None
+    """ACL user (Redis 6+); unset: the default user."""
     password: SecretStr | None = None
+    """Password of the ACL user (or requirepass); a password inside the URL wins."""
     key_prefix: str = "tracer:"
     """Namespace of every Redis key of this deployment."""
     socket_timeout_s: float = 1.0
+    ssl: bool = False
+    """Connect with TLS (same as a rediss:// URL)."""
     ssl_ca_certs: str | None = None
+    """CA bundle that verifies the server certificate (unset: the system CAs)."""
+    ssl_certfile: str | None = None
+    """Client certificate for mutual TLS."""
+    ssl_keyfile: str | None = None
+    """Private key of the client certificate."""
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl or self.url.get_secret_value().startswith("rediss://")
+
+    def effective_url(self) -> str:
+        """The URL with its scheme switched to rediss:// when ``ssl`` is on."""
+        url = self.url.get_secret_value()
+        parts = urlsplit(url)
+        if self.ssl and parts.scheme == "redis":
+            return urlunsplit(parts._replace(scheme="rediss"))
+        return url
 
     def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`redis.Redis.from_url` besides the URL."""
         kwargs: dict[str, Any] = {
             "socket_timeout": self.socket_timeout_s,
             "socket_connect_timeout": self.socket_timeout_s,
         }
+        if self.username is not None:
+            kwargs["username"] = self.username
         if self.password is not None:
             kwargs["password"] = self.password.get_secret_value()
-        if self.ssl_ca_certs:
-            kwargs["ssl_ca_certs"] = self.ssl_ca_certs
+        if self.tls:
+            kwargs |= {"ssl_cert_reqs": "required", "ssl_ca_certs": self.ssl_ca_certs,
+                       "ssl_certfile": self.ssl_certfile, "ssl_keyfile": self.ssl_keyfile}
+        elif self.ssl_ca_certs or self.ssl_certfile or self.ssl_keyfile:
+            raise ConfigError("TRACER_STREAM_REDIS_SSL_* files are set but TLS is off; set "
+                              "TRACER_STREAM_REDIS_SSL=true or use a rediss:// URL")
         return kwargs
+
+    def client(self) -> redis.Redis:
+        """A Redis client with the URL, the credentials and the TLS settings applied."""
+        import redis
+
+        return redis.Redis.from_url(self.effective_url(), **self.client_kwargs())
 
 
 class LimitsSettings(BaseSettings):
@@ -337,17 +421,19 @@ class TrainerSettings(_ServiceSettings):
 
 
 def masked_dump(settings: BaseModel) -> dict[str, Any]:
-    """The settings as a plain dict, secrets masked and credentials stripped from URLs."""
-    return _mask(settings.model_dump())
+    """The settings as a plain dict: secrets, credentials inside URLs and secret-looking
+    entries of free-form maps (``kafka.extra``, ``request_extra`` headers) masked."""
+    return mask_secrets(settings.model_dump())
 
 
-def _mask(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return "**********"
-    if isinstance(value, dict):
-        return {k: _mask(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+def redact_environment_secrets() -> None:
+    """Register every secret the environment gives any service for redaction from this
+    process's logs and errors (groups whose settings do not validate are skipped: their own
+    error names the setting, never its value)."""
+    from pydantic import ValidationError
+
+    for group in (RouterSettings, WorkerSettings, TrainerSettings):
+        try:
+            install_redaction(group())
+        except (ValidationError, ConfigError):
+            continue

@@ -102,10 +102,14 @@ class DeadLetterReason(StrEnum):
     """The request names a task that is not registered."""
     INVALID_TASK = "invalid_task"
     """The task is registered but cannot be used (its prompt does not render)."""
+    REPLY_TOPIC_NOT_ALLOWED = "reply_topic_not_allowed"
+    """The request's ``reply_topic`` does not start with an allowed reply prefix
+    (``TRACER_STREAM_TOPICS_REPLY_PREFIXES``), or is one of the deployment's own topics."""
     UNKNOWN_REPLY_TOPIC = "unknown_reply_topic"
-    """The request's ``reply_topic`` does not exist."""
-    FORBIDDEN_REPLY_TOPIC = "forbidden_reply_topic"
-    """The request's ``reply_topic`` is one of the deployment's own topics."""
+    """The request's (allowed) ``reply_topic`` does not exist."""
+    REPLY_UNDELIVERABLE = "reply_undeliverable"
+    """Producing the label to the allowed ``reply_topic`` failed (deleted meanwhile, an ACL
+    denies writing); the dead letter's payload is the label."""
     UNPARSEABLE_ANSWER = "unparseable_answer"
     """The LLM answered, twice, with something that is not one of the task's labels."""
     LLM_FAILURE = "llm_failure"

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 
 from tracer_stream.bus import Producer
+from tracer_stream.config import mask_secrets
 from tracer_stream.demo.deployment import DemoError, Deployment, ServiceOptions
 from tracer_stream.demo.ledger import Ledger
 from tracer_stream.demo.live import DayProgress, ViewContext, day_line, day_table
@@ -75,7 +76,9 @@ class DemoConfig:
     day_timeout_s: float = 600.0
 
     def settings(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        """The configuration as the report shows it (secrets masked, paths as text)."""
+        shown: dict[str, Any] = mask_secrets(asdict(self))
+        return shown
 
 
 def prepare(config: DemoConfig) -> tuple[Task, list[list[Request]]]:

@@ -47,8 +47,7 @@ class Registry:
 
     @classmethod
     def from_settings(cls, settings: RedisSettings) -> Registry:
-        client = redis.Redis.from_url(settings.url.get_secret_value(), **settings.client_kwargs())
-        return cls(client, settings.key_prefix)
+        return cls(settings.client(), settings.key_prefix)
 
     def close(self) -> None:
         self.client.close()

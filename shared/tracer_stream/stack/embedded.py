@@ -3,11 +3,17 @@ loopback, with logs and pid files under one state directory.
 
 ``up`` is idempotent (a running stack is reported, not duplicated), ``down`` stops exactly the
 processes ``up`` started. The stack is for demos and tests: nothing is persisted.
+
+Redis requires a password even here: ``up`` generates one (``secrets.token_urlsafe``), keeps it
+in ``redis.password`` (mode 0600) under the state directory until ``down``, and hands it to
+every process through :meth:`EmbeddedStack.env` / :attr:`EmbeddedStack.redis`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,16 +72,42 @@ class EmbeddedStack:
         return KafkaSettings(bootstrap_servers=f"127.0.0.1:{self.kafka_port}")
 
     @property
+    def password_file(self) -> Path:
+        return self.state_dir / "redis.password"
+
+    @property
     def redis(self) -> RedisSettings:
-        return RedisSettings(url=SecretStr(f"redis://127.0.0.1:{self.redis_port}/0"))
+        return RedisSettings(url=SecretStr(f"redis://127.0.0.1:{self.redis_port}/0"),
+                             password=SecretStr(self._password()))
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point every tracer-stream process at this stack."""
+        """Environment variables that point every tracer-stream process at this stack (the
+        Redis password included: never print them unmasked)."""
         return {
             "TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
             "TRACER_STREAM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "TRACER_STREAM_REDIS_PASSWORD": self._password(),
             "TRACER_STREAM_TOPICS_PREFIX": self.topics.prefix,
         }
+
+    def _password(self) -> str:
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise StackError("the stack's Redis password is missing; run `tracer-stream stack "
+                             "up` first", path=str(self.password_file)) from None
+
+    def _stack_password(self) -> str:
+        """The password of this stack's Redis: kept while the stack is up (a Redis restarted
+        alone keeps it, so running services reconnect), else a fresh one in a file only this
+        user can read."""
+        if self.password_file.exists():
+            return self._password()
+        password = secrets.token_urlsafe(24)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+        return password
 
     def status(self) -> StackStatus:
         return StackStatus(self._broker.running_pid(), self._redis.running_pid(),
@@ -94,11 +126,16 @@ class EmbeddedStack:
             self._refuse_taken_port(self.redis_port, "Redis")
             data_dir = self.state_dir / "redis-data"
             data_dir.mkdir(exist_ok=True)
+            config = self.state_dir / "redis.conf"  # the password stays off the command line
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"requirepass {self._stack_password()}\n")
             # tasks, model versions and gates survive a restart of the stack (append-only
             # file, fsync every second); the embedded broker itself keeps nothing on disk
             self._redis.start([
-                str(redis_binary()), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                str(redis_binary()), str(config), "--port", str(self.redis_port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec",
                 "--dir", str(data_dir),
             ])
         if self._broker.running_pid() is None:
@@ -115,7 +152,8 @@ class EmbeddedStack:
     def down(self) -> list[str]:
         """Stop what ``up`` started; returns the names of the processes stopped."""
         stopped = [p.name for p in (self._broker, self._redis) if p.stop()]
-        (self.state_dir / "stack.env").unlink(missing_ok=True)
+        for name in ("stack.env", "redis.conf", self.password_file.name):
+            (self.state_dir / name).unlink(missing_ok=True)
         return stopped
 
     def _refuse_taken_port(self, port: int, what: str) -> None:
@@ -134,7 +172,7 @@ class EmbeddedStack:
             ):
                 raise StackError(f"{proc.name} did not start; see its log {proc.log_file}",
                                  log=str(proc.log_file))
-        client = redis.Redis(port=self.redis_port, socket_timeout=2)
+        client = self.redis.model_copy(update={"socket_timeout_s": 2.0}).client()
         while True:
             try:
                 client.ping()
@@ -148,4 +186,6 @@ class EmbeddedStack:
 
     def _write_env_file(self) -> None:
         lines = [f"export {k}={v}" for k, v in self.env().items()]
-        (self.state_dir / "stack.env").write_text("\n".join(lines) + "\n")
+        fd = os.open(self.state_dir / "stack.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")

@@ -1,11 +1,13 @@
-"""The reply-topic check: own topics refused, unknown topics refused, metadata cached."""
+"""The reply-topic check: an allow-list of prefixes, own topics refused, unknown topics
+refused, metadata cached, failed topics refused for a while."""
 
 from __future__ import annotations
 
 import pytest
 
 from tracer_stream.bus.reply_topics import (
-    FORBIDDEN_REPLY_TOPIC,
+    REPLY_TOPIC_NOT_ALLOWED,
+    REPLY_UNDELIVERABLE,
     UNKNOWN_REPLY_TOPIC,
     ReplyTopics,
 )
@@ -47,8 +49,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def topics(cluster: Cluster, clock: Clock) -> ReplyTopics:
-    return ReplyTopics(cluster, labels="t.labels", internal={"t.labels", "t.models", "t.traces"},
-                       max_age_s=30.0, miss_refresh_s=1.0, clock=clock)
+    return ReplyTopics(cluster, labels="t.labels", prefixes=("replies.", "t."),
+                       internal={"t.labels", "t.models", "t.traces"}, max_age_s=30.0,
+                       miss_refresh_s=1.0, failure_memory_s=10.0, clock=clock)
 
 
 def test_no_reply_topic_and_the_labels_topic_need_no_lookup(topics: ReplyTopics,
@@ -58,11 +61,36 @@ def test_no_reply_topic_and_the_labels_topic_need_no_lookup(topics: ReplyTopics,
     assert cluster.reads == 0
 
 
-def test_the_deployments_own_topics_are_refused(topics: ReplyTopics) -> None:
-    assert topics.reason("t.models") == FORBIDDEN_REPLY_TOPIC
-    assert topics.reason("t.traces") == FORBIDDEN_REPLY_TOPIC
+def test_the_deployments_own_topics_are_refused_even_under_an_allowed_prefix(
+        topics: ReplyTopics, cluster: Cluster) -> None:
+    assert topics.reason("t.models") == REPLY_TOPIC_NOT_ALLOWED
+    assert topics.reason("t.traces") == REPLY_TOPIC_NOT_ALLOWED
     assert topics.refusal("t.models") == (
-        FORBIDDEN_REPLY_TOPIC, "reply_topic 't.models' is one of the deployment's own topics")
+        REPLY_TOPIC_NOT_ALLOWED, "reply_topic 't.models' is one of the deployment's own topics")
+    assert cluster.reads == 0
+
+
+def test_topics_outside_the_allowed_prefixes_are_refused_without_a_lookup(
+        topics: ReplyTopics, cluster: Cluster) -> None:
+    cluster.names.add("payments.events")  # exists, but belongs to another application
+    assert topics.refusal("payments.events") == (
+        REPLY_TOPIC_NOT_ALLOWED, "reply_topic 'payments.events' does not start with an "
+        "allowed reply prefix ('replies.', 't.')")
+    assert topics.reason("xreplies.a") == REPLY_TOPIC_NOT_ALLOWED
+    assert cluster.reads == 0
+    assert topics.is_reply_topic("replies.a") and not topics.is_reply_topic("t.models")
+    assert not topics.is_reply_topic("t.labels")
+
+
+def test_a_topic_that_failed_is_refused_for_the_failure_memory(topics: ReplyTopics,
+                                                                clock: Clock) -> None:
+    assert topics.reason("replies.a") is None
+    topics.failed("replies.a", "Broker: Topic authorization failed")
+    assert topics.refusal("replies.a") == (
+        REPLY_UNDELIVERABLE,
+        "producing to reply_topic 'replies.a' failed: Broker: Topic authorization failed")
+    clock.now += 10.0
+    assert topics.reason("replies.a") is None
 
 
 def test_existing_topics_pass_and_unknown_ones_are_refused(topics: ReplyTopics) -> None:
@@ -108,4 +136,4 @@ def test_unreadable_metadata_lets_requests_through(topics: ReplyTopics,
                                                    cluster: Cluster) -> None:
     cluster.down = True
     assert topics.reason("replies.anything") is None
-    assert topics.reason("t.models") == FORBIDDEN_REPLY_TOPIC  # needs no metadata
+    assert topics.reason("t.models") == REPLY_TOPIC_NOT_ALLOWED  # needs no metadata

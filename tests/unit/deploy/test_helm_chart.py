@@ -424,6 +424,9 @@ def test_tls_material_is_mounted_where_the_settings_point(
         ):
             assert common[setting] == f"{mounts['kafka-tls']}/{key}"
         assert common["TRACER_STREAM_REDIS_SSL_CA_CERTS"] == f"{mounts['redis-tls']}/ca.crt"
+        assert common["TRACER_STREAM_REDIS_SSL_CERTFILE"] == f"{mounts['redis-tls']}/tls.crt"
+        assert common["TRACER_STREAM_REDIS_SSL_KEYFILE"] == f"{mounts['redis-tls']}/tls.key"
+    assert common["TRACER_STREAM_REDIS_USERNAME"] == "tracer"
 
 
 # --------------------------------------------------------------------- custom resources
