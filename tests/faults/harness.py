@@ -92,6 +92,10 @@ class FaultDeployment:
             "TRACER_STREAM_WORKER_BACKOFF_MAX_S": "1",
             "TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S": "2",
             "TRACER_STREAM_STATE_DIR": str(self.root / "state"),
+            # probes on free ports: scenarios and other test runs must not collide
+            "TRACER_STREAM_ROUTER_HTTP_PORT": "0",
+            "TRACER_STREAM_WORKER_HTTP_PORT": "0",
+            "TRACER_STREAM_TRAINER_HTTP_PORT": "0",
         }
         return env_with({**os.environ, **self.stack.env()}, **(settings | self.env_extra))
 
