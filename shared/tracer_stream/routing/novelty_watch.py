@@ -14,7 +14,7 @@ under the null the alarm ever fires with probability ≤ δ, however long the ve
 The alarm fires at most once per task and version in a router process; the service writes it to
 the registry (:meth:`tracer_stream.registry.Registry.raise_alarm`) for the trainer to act on.
 
-It is an operational trigger, not part of the guarantee (``gate.md``): a false alarm costs LLM
+It is an operational trigger, not part of the guarantee (``docs/gate.md``): a false alarm costs LLM
 calls (the trainer closes the gate and recalibrates), never validity.
 
 >>> watch = NoveltyWatch(delta=0.01, rate_floor=0.03)

@@ -14,10 +14,13 @@ pytestmark = pytest.mark.unit
 
 DOCS = sorted([*REPO.glob("*.md"), *(REPO / "docs").glob("*.md"),
                *(REPO / "helm").rglob("*.md"), *(REPO / "helm").rglob("NOTES.txt"),
-               *(REPO / "shared" / "tracer_stream" / "report").glob("*.py"),
-               *(REPO / "shared" / "tracer_stream" / "demo").glob("report.py")])
-OUTSIDE = re.compile(r"/work/|/home/|/root/|shared/design|\bgate\.md|\barchitecture\.md|"
-                     r"\binfra-facts\.md|(?<![A-Z])benchmarks\.md")
+               *(REPO / "shared").rglob("*.py"), *(REPO / "services").rglob("*.py"),
+               *(REPO / "bench").glob("*.py")])
+# The design notes the project started from are not part of it: what is needed from them lives
+# in docs/ (docs/gate.md, docs/infrastructure.md, ARCHITECTURE.md, BENCHMARKS.md). A bare
+# "gate.md" must say where it is (docs/gate.md), except in a link between two docs/ pages.
+OUTSIDE = re.compile(r"/work/|/home/|/root/|shared/design|(?<![/\[(])\bgate\.md(?![)\]])|"
+                     r"(?<![A-Z])architecture\.md|\binfra-facts\.md|(?<![A-Z])benchmarks\.md")
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
