@@ -123,8 +123,7 @@ class NoveltyWatch:
         version), else None."""
         watch = self._watches.get(task)
         if watch is None or watch.version != version or watch.bound != bound:
-            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta,
-                                                       confidence_sequence=False))
+            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta))
             self._watches[task] = watch
         watch.scored += len(novel)
         watch.novel += sum(bool(x) for x in novel)
