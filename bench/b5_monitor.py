@@ -2,7 +2,7 @@
 
 Simulated audited handled requests (x = 1 when surrogate and teacher disagree), α = 0.95,
 δ = 0.05, every stream independent. The monitor under test is the library's
-(:func:`tracer_stream.learn.monitor.log_wealth_paths`, the vectorised form of
+(:func:`tracer_stream.learn.monitor.advance`, the vectorised core of
 ``LiveMonitor.update_many``); the baseline is the previous monitor (the average of five
 fixed-bet processes ∏(1 + β(x − ε)), β·ε ∈ {0.02, 0.05, 0.1, 0.25, 0.5}, at the task's δ),
 measured on the same streams in the same run.
@@ -34,8 +34,8 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from _common import machine, write_json
@@ -43,7 +43,9 @@ from _common import machine, write_json
 from tracer_stream.learn import spend_delta
 from tracer_stream.learn.monitor import (
     MARGINS,
-    log_wealth_paths,
+    WINDOWS,
+    advance,
+    log_mean_exp,
     suspicion_audit_rate,
     suspicion_log_paths,
 )
@@ -53,41 +55,73 @@ EPS = 1.0 - ALPHA
 OLD_FRACTIONS = np.array([0.02, 0.05, 0.1, 0.25, 0.5])
 AGES = (0, 2000, 5000, 20000)
 DEPLOYMENTS = (1, 2, 5, 10)
-CHUNK = 100  # streams per vectorised block (bounded memory)
+CHUNK = 250  # streams simulated together
+BLOCK = 1000  # steps per vectorised block (bounded memory; lets a cell stop early)
 
-LogWealth = Callable[[np.ndarray], np.ndarray]
+class Monitor(Protocol):
+    """A monitor simulated on R streams at once, block by block."""
 
+    def start(self, runs: int) -> Any: ...
 
-def old_log_wealth(flags: np.ndarray) -> np.ndarray:
-    """The previous monitor: log of the mean of five fixed-bet wealth processes."""
-    steps = np.log1p((OLD_FRACTIONS / EPS)[:, None, None] * (flags[None] - EPS))
-    log_w = np.cumsum(steps, axis=2)
-    top = log_w.max(axis=0)
-    return top + np.log(np.exp(log_w - top).mean(axis=0))
-
-
-def new_log_wealth(margins: Sequence[float] = MARGINS) -> LogWealth:
-    return lambda flags: log_wealth_paths(flags, ALPHA, margins)
+    def step(self, state: Any, flags: np.ndarray) -> tuple[Any, np.ndarray]:
+        """New state and the log-wealth (R, T) after each flag of the block."""
 
 
-def first_crossings(log_w: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-    """(L, R): 1-based index of the first step whose log-wealth ≥ each level (inf: never)."""
-    out = np.full((len(levels), log_w.shape[0]), np.inf)
-    for i, level in enumerate(levels):
-        hit = log_w >= level
-        any_hit = hit.any(axis=1)
-        out[i, any_hit] = hit[any_hit].argmax(axis=1) + 1
-    return out
+class OldMonitor:
+    """The previous monitor: the mean of five fixed-bet wealth processes."""
+
+    def start(self, runs: int) -> np.ndarray:
+        return np.zeros((OLD_FRACTIONS.size, runs))
+
+    def step(self, state: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        steps = np.log1p((OLD_FRACTIONS / EPS)[:, None, None] * (flags[None] - EPS))
+        log_w = state[:, :, None] + np.cumsum(steps, axis=2)
+        return log_w[:, :, -1], log_mean_exp(log_w)
 
 
-def crossings(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: LogWealth,
+class NewMonitor:
+    """The library's monitor (:func:`tracer_stream.learn.monitor.advance`)."""
+
+    def __init__(self, margins: Sequence[float] = MARGINS) -> None:
+        self.margins = margins
+
+    def start(self, runs: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(WINDOWS) * len(self.margins), runs)), np.zeros((runs, 0))
+
+    def step(self, state: tuple[np.ndarray, np.ndarray], flags: np.ndarray
+             ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        log_w0, recent = state
+        log_w = advance(log_w0, recent, flags, EPS, self.margins)
+        recent = np.concatenate([recent, flags], axis=1)[:, -max(WINDOWS):]
+        return (log_w[:, :, -1], recent), log_mean_exp(log_w)
+
+
+def blocks(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: Monitor
+           ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(offset, flags, log-wealth) of successive blocks of ``runs`` streams; the consumer
+    stops early by breaking out."""
+    state = monitor.start(runs)
+    for t0 in range(0, rates.size, BLOCK):
+        flags = (rng.random((runs, min(BLOCK, rates.size - t0))) < rates[t0:t0 + BLOCK]
+                 ).astype(float)
+        state, log_w = monitor.step(state, flags)
+        yield t0, flags, log_w
+
+
+def crossings(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: Monitor,
               levels: Sequence[float]) -> np.ndarray:
-    """First crossings of ``levels`` for ``runs`` streams with per-step rates ``rates``."""
+    """(L, R): 1-based step of the first log-wealth ≥ each level (inf: never)."""
     out = []
     for start in range(0, runs, CHUNK):
-        n = min(CHUNK, runs - start)
-        flags = (rng.random((n, rates.size)) < rates).astype(float)
-        out.append(first_crossings(monitor(flags), levels))
+        first = np.full((len(levels), min(CHUNK, runs - start)), np.inf)
+        for t0, _, log_w in blocks(rng, first.shape[1], rates, monitor):
+            for i, level in enumerate(levels):
+                hit = log_w >= level
+                new = hit.any(axis=1) & np.isinf(first[i])
+                first[i, new] = t0 + hit[new].argmax(axis=1) + 1
+            if np.isfinite(first).all():
+                break
+        out.append(first)
     return np.concatenate(out, axis=1)
 
 
@@ -114,8 +148,8 @@ def age_cells(rng: np.random.Generator, runs: int, post: int) -> list[dict[str, 
             rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
             seed = int(rng.integers(2**32))
             t0 = time.perf_counter()
-            new = crossings(np.random.default_rng(seed), runs, rates, new_log_wealth(), levels)
-            old = crossings(np.random.default_rng(seed), runs, rates, old_log_wealth,
+            new = crossings(np.random.default_rng(seed), runs, rates, NewMonitor(), levels)
+            old = crossings(np.random.default_rng(seed), runs, rates, OldMonitor(),
                             levels[:1])
             cell = {"age": age, "p1": p1, "post": post, "old": summarise(old[0], age),
                     "new": summarise(new[0], age),
@@ -130,7 +164,7 @@ def age_cells(rng: np.random.Generator, runs: int, post: int) -> list[dict[str, 
     return cells
 
 
-def null_cells(rng: np.random.Generator, runs: int, horizon: int, monitors: dict[str, LogWealth],
+def null_cells(rng: np.random.Generator, runs: int, horizon: int, monitors: dict[str, Monitor],
                ks: Sequence[int] = (1,)) -> list[dict[str, Any]]:
     cells = []
     levels = levels_for(ks)
@@ -151,7 +185,7 @@ def tradeoff_cells(rng: np.random.Generator, runs: int, horizon: int, post: int
                    ) -> list[dict[str, Any]]:
     cells = []
     for margins in ((0.0,), MARGINS, (1.0, 2.0), (0.0, 1.0, 2.0), (2.0, 3.0), (3.0,)):
-        monitor = new_log_wealth(margins)
+        monitor = NewMonitor(margins)
         null = null_cells(rng, runs, horizon, {str(margins): monitor}, ks=())
         delays = {}
         for age in (0, 20000):
@@ -177,36 +211,49 @@ def pipeline_cells(rng: np.random.Generator, runs: int, age: int, post: int
         p1 = 0.03 + 0.19 * 0.97 * f
         rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
         seed = int(rng.integers(2**32))
-        for name, monitor, boost in (("old, no boost", old_log_wealth, False),
-                                     ("new, no boost", new_log_wealth(), False),
-                                     ("new, suspicion boost", new_log_wealth(), True)):
+        for name, monitor, boost in (("old, no boost", OldMonitor(), False),
+                                     ("new, no boost", NewMonitor(), False),
+                                     ("new, suspicion boost", NewMonitor(), True)):
             r = np.random.default_rng(seed)
-            requests, audits, detected = [], [], []
+            requests, audits, alarmed = [], [], []
             for start in range(0, runs, CHUNK):
                 n = min(CHUNK, runs - start)
-                flags = (r.random((n, rates.size)) < rates).astype(float)
-                log_w = monitor(flags)
-                # the rate of audit i is chosen from the monitor after audit i − 1
-                evidence = np.maximum(log_w, suspicion_log_paths(flags, ALPHA))
-                evidence = np.exp(np.minimum(np.c_[np.zeros(n), evidence[:, :-1]], 50.0))
-                audit_rate = rule(evidence) if boost else np.full(evidence.shape, base)
-                gaps = r.geometric(handled * audit_rate)  # requests up to the next audit
-                first = first_crossings(log_w, [level])[0]
-                for i in range(n):
-                    if first[i] <= age:
-                        continue  # a false alarm before the change: counted in ``null``
-                    stop = int(first[i] - age) if np.isfinite(first[i]) else post
-                    requests.append(float(gaps[i, age:age + stop].sum()))
-                    audits.append(stop)
-                    detected.append(bool(np.isfinite(first[i])))
-            req, aud, hit = np.array(requests), np.array(audits), np.array(detected)
-            llm = (1.0 - handled) * req + aud
+                req, aud = np.zeros(n), np.zeros(n)
+                first = np.full(n, np.inf)
+                evidence_before = np.zeros(n)  # log-evidence after the previous audit
+                log_s = np.zeros(n)
+                for t0, flags, log_w in blocks(r, n, rates, monitor):
+                    susp = suspicion_log_paths(flags, ALPHA, log_s)
+                    log_s = susp[:, -1]
+                    evidence = np.maximum(log_w, susp)
+                    before = np.c_[evidence_before, evidence[:, :-1]]
+                    evidence_before = evidence[:, -1]
+                    # the rate of an audit is chosen from the monitor after the previous one
+                    audit_rate = (rule(np.exp(np.minimum(before, 50.0))) if boost
+                                  else np.full(before.shape, base))
+                    gaps = r.geometric(handled * audit_rate)  # requests up to this audit
+                    hit = log_w >= level
+                    new = hit.any(axis=1) & np.isinf(first)
+                    first[new] = t0 + hit[new].argmax(axis=1) + 1
+                    step = t0 + np.arange(1, flags.shape[1] + 1)
+                    counted = (step[None, :] > age) & (step[None, :] <= first[:, None])
+                    req += (gaps * counted).sum(axis=1)
+                    aud += counted.sum(axis=1)
+                    if t0 + flags.shape[1] > age and np.isfinite(first).all():
+                        break
+                keep = first > age  # runs with a false alarm before the change: see ``null``
+                requests += req[keep].tolist()
+                audits += aud[keep].tolist()
+                alarmed += np.isfinite(first[keep]).tolist()
+            req_a, aud_a, hit_a = np.array(requests), np.array(audits), np.array(alarmed)
+            llm = (1.0 - handled) * req_a + aud_a
             cell = {"f": f, "p1": p1, "agreement": 1.0 - p1, "monitor": name,
-                    "runs": len(req), "detected": float(hit.mean()),
-                    "median_requests": _median(req[hit]), "median_audits": _median(aud[hit]),
-                    "median_llm_calls": _median(llm[hit]),
-                    "audit_rate_until_alarm": float(aud.sum() / (handled * req.sum())),
-                    "llm_calls_per_request_until_alarm": float(llm.sum() / req.sum())}
+                    "runs": len(req_a), "detected": float(hit_a.mean()),
+                    "median_requests": _median(req_a[hit_a]),
+                    "median_audits": _median(aud_a[hit_a]),
+                    "median_llm_calls": _median(llm[hit_a]),
+                    "audit_rate_until_alarm": float(aud_a.sum() / (handled * req_a.sum())),
+                    "llm_calls_per_request_until_alarm": float(llm.sum() / req_a.sum())}
             cells.append(cell)
             print(f"f={f} {name}: detected {cell['detected']:.3f} median requests "
                   f"{cell['median_requests']} audits {cell['median_audits']} LLM calls "
@@ -238,12 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         out["age"] = age_cells(rng, args.runs, args.post)
     if "null" not in args.skip:
         out["null"] = null_cells(rng, args.runs, args.horizon,
-                                 {"old": old_log_wealth, "new": new_log_wealth()},
+                                 {"old": OldMonitor(), "new": NewMonitor()},
                                  ks=DEPLOYMENTS)
     if "tradeoff" not in args.skip:
         out["tradeoff"] = tradeoff_cells(rng, args.runs, args.horizon, 3000)
     if "pipeline" not in args.skip:
-        out["pipeline"] = pipeline_cells(rng, args.runs, 1000, 20000)
+        out["pipeline"] = pipeline_cells(rng, args.runs, 1000, 10000)
     out["seconds"] = round(time.perf_counter() - started, 1)
     parts = [p for p in ("age", "null", "tradeoff", "pipeline") if p not in args.skip]
     suffix = "" if args.runs == 1000 else f"_{args.runs}"

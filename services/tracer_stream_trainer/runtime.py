@@ -50,7 +50,8 @@ class TrainerRuntime:
         self.announcer = Announcer(settings.kafka, settings.topics)
         self.producer = Producer(settings.kafka)
         self.store = TraceStore(settings.state_dir / "traces")
-        self.guard = LiveGuard(self.registry, self.state, self.announcer)
+        self.guard = LiveGuard(self.registry, self.state, self.announcer,
+                               suspicion_cap=settings.drift_audit_rate)
         alarms = AlarmResponse(self.registry, self.state, self.announcer,
                                audit_rate=settings.drift_audit_rate,
                                ttl_s=settings.drift_audit_ttl_s,

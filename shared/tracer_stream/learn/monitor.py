@@ -77,6 +77,19 @@ def bets(recent: np.ndarray, flags: np.ndarray, eps: float,
     return np.stack(out)
 
 
+def advance(log_wealth: np.ndarray, recent: np.ndarray, flags: np.ndarray, eps: float,
+            margins: Sequence[float] = MARGINS) -> np.ndarray:
+    """log-wealth of every component after each of ``flags`` (R, T), from ``log_wealth``
+    (K, R) with the flags ``recent`` (R, H) before them: (K, R, T).
+
+    >>> advance(np.zeros((6, 1)), np.zeros((1, 0)), np.zeros((1, 4)), 0.05)[:, 0, -1].tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    lam = bets(recent, flags, eps, margins)
+    steps = np.log1p(lam * (np.asarray(flags, dtype=float)[None] - eps))
+    return log_wealth[:, :, None] + np.cumsum(steps, axis=2)
+
+
 def log_wealth_paths(flags: np.ndarray, alpha: float, margins: Sequence[float] = MARGINS
                      ) -> np.ndarray:
     """log of the monitor's wealth after each flag of fresh streams ``flags`` (R, T): the
@@ -85,10 +98,9 @@ def log_wealth_paths(flags: np.ndarray, alpha: float, margins: Sequence[float] =
     >>> float(log_wealth_paths(np.zeros((1, 5)), 0.95)[0, -1])
     0.0
     """
-    eps = 1.0 - alpha
-    lam = bets(np.zeros((flags.shape[0], 0)), flags, eps, margins)
-    log_w = np.cumsum(np.log1p(lam * (flags[None].astype(float) - eps)), axis=2)
-    return _log_mean_exp(log_w)
+    start = np.zeros((len(WINDOWS) * len(margins), flags.shape[0]))
+    return log_mean_exp(advance(start, np.zeros((flags.shape[0], 0)), flags, 1.0 - alpha,
+                                margins))
 
 
 def suspicion_log_paths(flags: np.ndarray, alpha: float, start: np.ndarray | float = 0.0
@@ -174,15 +186,14 @@ class LiveMonitor:
         flags = np.asarray(disagree, dtype=float).reshape(-1)
         if flags.size == 0:
             return 0
-        lam = bets(self._recent[None, :], flags[None, :], self._eps, self.margins)[:, 0, :]
-        log_w = self._log_wealth[:, None] + np.cumsum(np.log1p(lam * (flags - self._eps)),
-                                                      axis=1)
-        wealth = np.exp(_log_mean_exp(log_w))
-        hits = np.flatnonzero(wealth >= 1.0 / self.delta)
+        log_w = advance(self._log_wealth[:, None], self._recent[None, :], flags[None, :],
+                        self._eps, self.margins)[:, 0, :]
+        log_mix = log_mean_exp(log_w)
+        hits = np.flatnonzero(log_mix >= np.log(1.0 / self.delta))
         used = int(hits[0]) + 1 if stop_at_alarm and hits.size else flags.size
         if hits.size and not self._alarm:
             self._alarm = True
-            self.wealth_at_alarm = float(wealth[hits[0]])
+            self.wealth_at_alarm = _exp(float(log_mix[hits[0]]))
             self.alarm_n = self.n + int(hits[0]) + 1
         self._log_wealth = log_w[:, used - 1].copy()
         self._log_suspicion = float(suspicion_log_paths(flags[:used], self.alpha,
@@ -196,7 +207,7 @@ class LiveMonitor:
     @property
     def wealth(self) -> float:
         """Current evidence against parity (average of the betting processes)."""
-        return float(np.exp(_log_mean_exp(self._log_wealth)))
+        return _exp(float(log_mean_exp(self._log_wealth)))
 
     @property
     def suspicion(self) -> float:
@@ -212,6 +223,11 @@ class LiveMonitor:
     def agreement(self) -> float:
         """Point estimate of handled agreement (NaN before the first update)."""
         return 1.0 - self.disagreements / self.n if self.n else float("nan")
+
+    def recent_agreement(self, last: int = WINDOWS[0]) -> float:
+        """Agreement over the ``last`` audited requests (NaN before the first update)."""
+        recent = self._recent[-last:]
+        return 1.0 - float(recent.mean()) if recent.size else float("nan")
 
     @property
     def confidence_interval(self) -> tuple[float, float]:
@@ -266,7 +282,12 @@ class LiveMonitor:
 _RHO = 25.0  # mixture precision of the confidence sequence: tightest near t ≈ 100–1,000
 
 
-def _log_mean_exp(log_w: np.ndarray) -> np.ndarray:
+def _exp(log_value: float) -> float:
+    """exp, capped at e^700 (far above any 1/δ) to stay finite."""
+    return math.exp(min(log_value, 700.0))
+
+
+def log_mean_exp(log_w: np.ndarray) -> np.ndarray:
     """log of the mean over axis 0 of exp(log_w), computed stably."""
     top = log_w.max(axis=0)
     return top + np.log(np.exp(log_w - top).mean(axis=0))

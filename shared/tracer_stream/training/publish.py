@@ -15,6 +15,7 @@ from tracer_stream.contracts import ModelAnnounce
 from tracer_stream.contracts.messages import AnnounceAction
 from tracer_stream.errors import BusError
 from tracer_stream.registry import Registry
+from tracer_stream.training.state import TrainerState
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,12 @@ class Announcer:
 def make_current(registry: Registry, announcer: Announcer, task: str, version: str, *,
                  action: AnnounceAction, reason: str) -> bool:
     """Serve ``version`` (``action`` is "promote" or "rollback") and open the task's gate if the
-    live monitor or an operator had closed it: a new version is a new policy, monitored afresh.
-    Returns whether every announcement was acknowledged."""
+    live monitor or an operator had closed it: every deployment (also of the version already
+    current) is monitored afresh, with its own share of the error budget
+    (:mod:`tracer_stream.training.guard`). Returns whether every announcement was
+    acknowledged."""
     registry.set_current(task, version, action=action, reason=reason)
+    TrainerState(registry.client, registry.prefix).mark_deployment(task)
     announced = announcer.announce(task, version, action, reason)
     if not registry.gate(task)["open"]:
         registry.set_gate(task, open_=True, reason=f"{action} {version}")
