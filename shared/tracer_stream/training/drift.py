@@ -14,23 +14,23 @@ itself is the live monitor's (:mod:`tracer_stream.training.guard`).
   agreement with the surrogate over the last ``window`` traces is reported as a metric.
 
   The two detectors watch the stream of requests the router sent to the teacher *for their own
-  sake*, and that stream is selected by the routing, not only by the traffic. So they skip
-  audit traces of handled requests (how many there are depends on the audit rate, which an
-  alarm or the monitor's suspicion boosts; the learner still learns from them, and the
-  served-traffic detector ``shadow_error_handled`` below watches them), and they restart when
-  the selection changes regime: between "every request reaches the teacher" (no model served it, or a
-  task-level reason such as ``gate_closed``) and "only deferred requests do". Without the
-  restart, the first model of every task (the stream turns from all traffic to the hard part
-  of it) and every gate closure would look like drift.
+  sake*, and that stream is selected by the routing, not only by the traffic. So they skip audit
+  traces of handled requests (how many there are depends on the audit rate, which an alarm or
+  the monitor's suspicion boosts; the learner still learns from them, and the served-traffic
+  detector ``shadow_error_handled`` below watches them), and they restart when the selection
+  changes regime: between "every request reaches the teacher" (no model served it, or a
+  task-level reason such as ``gate_closed``) and "only deferred requests do". Without the restart,
+  the first model of every task (the stream turns from all traffic to the hard part of it) and
+  every gate closure would look like drift.
 * **Served-traffic detectors** — on audit traces of the current version, a uniform sample of
-  served traffic (the audit rate changes how many there are, never which): ADWIN on the
-  audited disagreement of accepted requests (``audited_disagreement``), ADWIN on the shadow
-  learner's prequential error on the same accepted requests (``shadow_error_handled``: a
-  teacher that changes its mind on inputs the surrogate accepts — a relabelling the deferred
-  stream never shows — makes the learner wrong there before it adapts), ADWIN on the acceptance rate (``acceptance_rate``, both
-  directions) and two-sided Page-Hinkley on the acceptor scores (``accept_score``). They restart
-  when the current version changes, and skip traces deferred for a task-level reason (a closed
-  gate accepts nothing).
+  served traffic (the audit rate changes how many there are, never which): ADWIN on the audited
+  disagreement of accepted requests (``audited_disagreement``), ADWIN on the shadow learner's
+  prequential error on the same accepted requests (``shadow_error_handled``: a teacher that
+  changes its mind on inputs the surrogate accepts — a relabelling the deferred stream never
+  shows — makes the learner wrong there before it adapts), ADWIN on the acceptance rate
+  (``acceptance_rate``, both directions) and two-sided Page-Hinkley on the acceptor scores
+  (``accept_score``). They restart when the current version changes, and skip traces deferred
+  for a task-level reason (a closed gate accepts nothing).
 
 Error and disagreement detectors alarm only when their rate goes up.
 
