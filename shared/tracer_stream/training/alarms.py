@@ -95,7 +95,9 @@ class AlarmResponse:
                         trigger)
             self.registry.record_event(task, "calibration_epoch", reason=reason,
                                        trigger=trigger, start=seq + 1)
-        if self.audit_rate > 0 and (started or self.registry.audit_boost(task) is None):
+        boost = self.registry.audit_boost(task)
+        if self.audit_rate > 0 and (started or boost is None
+                                    or float(boost["rate"]) < self.audit_rate):
             self.registry.set_audit_boost(task, self.audit_rate, ttl_s=self.ttl_s,
                                           reason=f"{trigger}: {reason}")
             self.announcer.announce(task, self.registry.current(task), "audit_boost",
