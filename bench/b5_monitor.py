@@ -13,7 +13,8 @@ measured on the same streams in the same run.
    for the baseline. Alarms before the change are false alarms at 0.03.
 2. ``null``: false alarms within ``--horizon`` audited requests at disagreement exactly
    1 − α = 0.05 (the worst case the guarantee covers) and at 0.03.
-3. ``tradeoff``: the same for other margins κ of the plug-in bets (the speed/safety curve).
+3. ``tradeoff``: detection delays and false alarms (within ``--tradeoff-horizon``) for other
+   margins κ of the plug-in bets (the speed/safety curve).
 4. ``pipeline``: the audit rate follows the suspicion rule
    (:func:`tracer_stream.learn.monitor.suspicion_audit_rate`, ρ = 0.02, cap 0.25) after every
    audited request. Traffic: 80% of requests handled; one intent, 19% of handled traffic, has
@@ -22,8 +23,10 @@ measured on the same streams in the same run.
    1,000 audited requests old at the change. Requests between audited handled requests are
    geometric with mean 1/(0.8·rate); LLM calls = deferred requests + audited handled ones.
 
-    nice -n 10 python bench/b5_monitor.py              # 1,000 runs per cell
-    nice -n 10 python bench/b5_monitor.py --runs 200   # quick look
+    nice -n 10 python bench/b5_monitor.py --skip tradeoff pipeline   # 1,000 runs per cell
+    nice -n 10 python bench/b5_monitor.py --skip age null pipeline
+    nice -n 10 python bench/b5_monitor.py --skip age null tradeoff
+    nice -n 10 python bench/b5_monitor.py --runs 200                 # quick look, all parts
 
 Prints tables and writes bench/results/b5_monitor[_runs].json.
 """
@@ -188,7 +191,7 @@ def tradeoff_cells(rng: np.random.Generator, runs: int, horizon: int, post: int
         monitor = NewMonitor(margins)
         null = null_cells(rng, runs, horizon, {str(margins): monitor}, ks=())
         delays = {}
-        for age in (0, 20000):
+        for age in (0, 5000):  # 5,000: past the longest window, where the age stops mattering
             for p1 in (0.10, 0.25):
                 rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
                 first = crossings(rng, runs, rates, monitor, levels_for(()))
@@ -273,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="audited requests simulated after the change")
     parser.add_argument("--horizon", type=int, default=20000,
                         help="audited requests of a false-alarm run")
+    parser.add_argument("--tradeoff-horizon", type=int, default=5000,
+                        help="audited requests of a false-alarm run in the trade-off curve")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["age", "null", "tradeoff", "pipeline"])
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                                  {"old": OldMonitor(), "new": NewMonitor()},
                                  ks=DEPLOYMENTS)
     if "tradeoff" not in args.skip:
-        out["tradeoff"] = tradeoff_cells(rng, args.runs, args.horizon, 3000)
+        out["tradeoff"] = tradeoff_cells(rng, args.runs, args.tradeoff_horizon, 3000)
     if "pipeline" not in args.skip:
         out["pipeline"] = pipeline_cells(rng, args.runs, 1000, 10000)
     out["seconds"] = round(time.perf_counter() - started, 1)
