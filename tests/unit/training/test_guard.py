@@ -208,3 +208,18 @@ def test_suspicion_never_lowers_an_alarm_boost(registry: Registry) -> None:
     guard.observe("intents", audited(range(1, 100), 0.0))
     boost = registry.audit_boost("intents")
     assert boost is not None and boost["rate"] == 0.25 and boost["reason"].startswith("drift")
+
+
+def test_an_alarm_replaces_a_lower_suspicion_boost(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=0.25)  # type: ignore[arg-type]
+    alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
+                           ttl_s=600)
+    guard.observe("intents", audited(range(1, 4), 1.0))
+    low = registry.audit_boost("intents")
+    assert low is not None and low["rate"] < 0.25
+    state.start_epoch("intents", 1, "drift:x", "an earlier alarm")  # an epoch is pending
+    assert not alarms.alarm("intents", "drift:shadow_error", 3, "shift")
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25
