@@ -13,7 +13,7 @@
    of the current version and the new epoch's calibration set faster. The audit flag is still an
    independent draw made before the gate decides, with a probability that depends on time only,
    so audit traces stay a uniform sample of traffic. The refit that promotes a version
-   calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit. Refitter`);
+   calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.Refitter`);
    otherwise it expires.
 
 Alarms raised by routers (the novelty-rate watch, :mod:`tracer_stream.routing.novelty_watch`)
