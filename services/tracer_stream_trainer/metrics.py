@@ -45,10 +45,12 @@ class TrainerMetrics:
         self.live_audited = gauge("live_audited", "Audited handled requests of the current version")
         self.live_agreement = gauge("live_agreement", "Live audited agreement (point estimate)")
         self.live_lower = gauge("live_agreement_lower",
-                                "Lower end of the live agreement's confidence sequence")
+                                "Lower end of the confidence sequence for the running "
+                                "mean of live agreement since the deployment")
         self.live_upper = gauge("live_agreement_upper",
-                                "Upper end of the live agreement's confidence sequence")
-        self.live_wealth = gauge("live_wealth", "Live monitor wealth (alarm at 1/δ)")
+                                "Upper end of the confidence sequence for the running "
+                                "mean of live agreement since the deployment")
+        self.live_wealth = gauge("live_wealth", "Live monitor wealth (alarm at 1/δₖ)")
         self.drift = counter("drift_alarms", "Drift detector alarms", ("task", "detector"))
         self.audit_boost = gauge("audit_boost",
                                  "Audit rate the routers apply at least after an alarm (0: none)")

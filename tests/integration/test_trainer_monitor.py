@@ -78,7 +78,7 @@ def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
             break
     gate = h.registry.gate(TASK)
     assert not gate["open"], "the live monitor never closed the gate"
-    at_alarm = int(re.search(r"over (\d+) handled requests", gate["reason"]).group(1))  # type: ignore[union-attr]
+    at_alarm = int(re.search(r"(\d+) audited handled requests", gate["reason"]).group(1))  # type: ignore[union-attr]
     print(f"bad model v2 shut off after {at_alarm} audited handled requests "
           f"({audited_handled} sent, {50 * (chunk + 1)} requests): {gate['reason']}")
     assert at_alarm <= 100

@@ -89,7 +89,7 @@ def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) 
     import orjson
 
     from tracer_stream.config import RedisSettings
-    from tracer_stream.errors import RegistryError
+    from tracer_stream.errors import LearnError, RegistryError
     from tracer_stream.training.guard import Watch
     from tracer_stream.training.state import TrainerState
 
@@ -103,7 +103,10 @@ def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) 
     if version == current:
         state = TrainerState(registry.client, RedisSettings().key_prefix)
         raw = state.load_monitor(task)
-        watch = Watch.from_json(raw) if raw else None
+        try:
+            watch = Watch.from_json(raw) if raw else None
+        except LearnError:  # saved by an older trainer; it starts afresh on its next batch
+            watch = None
         live = watch.summary() if watch is not None and watch.version == version else None
         alarm = {"audit_boost": registry.audit_boost(task),
                  "calibration_epoch": state.epoch(task)}
@@ -193,10 +196,11 @@ def _describe(version: str, m: dict[str, Any], current: str | None, gate: dict[s
         lines.append("live monitor no audited handled request of this version yet")
     if live is not None:
         lo, hi = live["confidence_sequence"]
-        lines.append(f"live monitor audited={live['audited']} "
+        lines.append(f"live monitor #{live['k']} audited={live['audited']} "
                      f"agreement={_num(live['agreement'], '.4f')} "
-                     f"confidence sequence=[{lo:.4f}, {hi:.4f}] (1-delta={1 - live['delta']:g}) "
-                     f"wealth={live['wealth']:.3g} (alarm at {live['alarm_at_wealth']:.0f})"
+                     f"[{lo:.4f}, {hi:.4f}] (1-delta={1 - live['delta']:.4g} confidence "
+                     f"sequence for the mean since the deployment, valid if the rate changed) "
+                     f"wealth={live['wealth']:.3g} (alarm at {live['alarm_at_wealth']:.1f})"
                      f"{' ALARM' if live['alarm'] else ''}")
     return lines
 

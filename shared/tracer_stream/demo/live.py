@@ -53,6 +53,8 @@ def _agreement(stats: DayStats, alpha: float) -> Text:
 
 def _certified(stats: DayStats, ctx: ViewContext) -> Text:
     if not stats.versions:
+        if stats.reasons.get("gate_closed"):  # a model exists; its gate sends all to the LLM
+            return Text("gate closed", style="red")
         return Text("no model yet", style="dim")
     version = stats.versions.most_common(1)[0][0]
     cert = ctx.certificates.get(version)

@@ -1,21 +1,39 @@
-"""Anytime-valid live monitor of handled agreement (``gate.md``, "Live monitor").
+"""Anytime-valid live monitor of handled agreement whose detection does not age.
 
-On audited requests the live gate accepted, xₜ = 1[surrogate ≠ teacher]. Under "parity holds"
-(mean disagreement ≤ ε = 1 − α) each fixed-bet wealth ∏(1 + β(xᵢ − ε)), β ∈ [0, 1/ε), is a
-non-negative supermartingale, and so is their average. Ville's inequality bounds the chance that
-the average ever reaches 1/δ by δ: that is the alarm. The confidence sequence for the agreement
-uses the same construction two-sided, for every candidate disagreement rate on a grid, and keeps
-the running intersection.
+On audited requests the live gate accepted, xₜ = 1[surrogate ≠ teacher]. The promise is
+"parity holds": every conditional disagreement rate pₜ = P(xₜ = 1 | past) is ≤ ε = 1 − α.
+
+**Test.** The wealth is the average of K betting processes ∏ᵢ (1 + λₖ,ᵢ (xᵢ − ε)). Each bet
+λₖ,ᵢ ∈ [0, c/ε] (c = :data:`CAP` < 1) is *predictable*: a function of x₁ … xᵢ₋₁ only, the
+shrunk plug-in (Kelly) bet of component k on its last Wₖ flags (:func:`bets`). Under parity
+E[1 + λ(xᵢ − ε) | past] = 1 + λ(pᵢ − ε) ≤ 1, so every process, and their average, is a
+non-negative supermartingale starting at 1, and Ville's inequality bounds the chance that the
+average *ever* reaches 1/δ by δ: that is the alarm, valid however long the version serves and
+however the rate moves inside the null.
+
+**Why it does not age.** Fixed bets lose a little on every request while the model is better
+than promised (the old monitor had wealth ≈ 1e-21 after 7,000 audited requests, so a change
+then needed thousands of requests just to climb back). A plug-in bet is ≈ 0 while the recent
+disagreement is below ε (the margin κ of each component shrinks the estimate by κ standard
+errors), so the wealth stays near 1 and a change later is detected about as fast as at
+deployment; a short window reacts fast, a long one bets well on small breaks.
+``bench/b7_monitor.py`` measures the age profile and the trade-off of the margins.
+
+**Interval.** :attr:`LiveMonitor.confidence_interval` is an anytime-valid (1 − δ) confidence
+sequence for the *running mean* of the conditional agreement rates of the audited requests so
+far, valid when the rate changes (Robbins' normal mixture with Hoeffding's bound; see the
+property). It is not an interval for the current rate.
 
 >>> m = LiveMonitor(alpha=0.95, delta=0.05)
 >>> for t in range(400):
 ...     m.update(disagree=(t % 5 == 0))         # 20% disagreement: parity is broken
->>> m.alarm, m.n, round(m.agreement, 2)
-(True, 400, 0.8)
+>>> m.alarm, m.n, round(m.agreement, 2), m.wealth_at_alarm >= 20
+(True, 400, 0.8, True)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +41,106 @@ import numpy as np
 
 from ..errors import LearnError
 
-_BET_FRACTIONS = np.array([0.02, 0.05, 0.1, 0.25, 0.5])  # β·ε: fraction of wealth risked when x = 0
-_GRID = np.linspace(0.00125, 0.99875, 400)  # candidate disagreement rates for the CS
-# log-wealth increments of the confidence-sequence bets, for x = 0 and x = 1: up-bets
-# β = c/m (≤ 1/m), down-bets β = c/(1 − m) (≤ 1/(1 − m)), for every candidate rate m
-_UP = [np.log1p(_BET_FRACTIONS[None, :] / _GRID[:, None] * (x - _GRID[:, None])) for x in (0, 1)]
-_DOWN = [np.log1p(-_BET_FRACTIONS[None, :] / (1.0 - _GRID[:, None]) * (x - _GRID[:, None]))
-         for x in (0, 1)]
+WINDOWS = (50, 200, 800)
+"""Look-back windows (audited requests) of the plug-in bets."""
+MARGINS = (0.0, 1.0)
+"""Shrinkage κ of the plug-in estimate, in standard errors under parity (one component per
+window and margin; larger is slower to bet, loses less while the model is fine)."""
+CAP = 0.5
+"""Largest fraction of wealth a bet risks on an agreeing request (λε ≤ CAP)."""
+_PRIOR = 10.0  # pseudo-observations at ε in every plug-in estimate
+_STATE_FORMAT = 2
+
+
+def bets(recent: np.ndarray, flags: np.ndarray, eps: float,
+         margins: Sequence[float] = MARGINS) -> np.ndarray:
+    """Bet λ of every component on every flag, from the flags before it only.
+
+    ``recent``: (R, H) the last H ≤ max(WINDOWS) flags before ``flags`` (R, T), per stream.
+    Returns (K, R, T) with K = len(WINDOWS)·len(margins).
+
+    >>> bets(np.zeros((1, 0)), np.ones((1, 3)), 0.05).shape
+    (6, 1, 3)
+    """
+    z = np.concatenate([recent, flags], axis=1).astype(float)
+    cs = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(z, axis=1)], axis=1)
+    now = recent.shape[1] + np.arange(flags.shape[1])  # index in z of each flag
+    sd_scale = np.sqrt(eps * (1.0 - eps))
+    out = []
+    for w in WINDOWS:
+        start = np.maximum(now - w, 0)
+        n = (now - start) + _PRIOR
+        mean = (cs[:, now] - cs[:, start] + eps * _PRIOR) / n
+        for kappa in margins:
+            shrunk = mean - kappa * sd_scale / np.sqrt(n)
+            out.append(np.clip((shrunk - eps) / (eps * (1.0 - eps)), 0.0, CAP / eps))
+    return np.stack(out)
+
+
+def advance(log_wealth: np.ndarray, recent: np.ndarray, flags: np.ndarray, eps: float,
+            margins: Sequence[float] = MARGINS) -> np.ndarray:
+    """log-wealth of every component after each of ``flags`` (R, T), from ``log_wealth``
+    (K, R) with the flags ``recent`` (R, H) before them: (K, R, T).
+
+    >>> advance(np.zeros((6, 1)), np.zeros((1, 0)), np.zeros((1, 4)), 0.05)[:, 0, -1].tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    lam = bets(recent, flags, eps, margins)
+    steps = np.log1p(lam * (np.asarray(flags, dtype=float)[None] - eps))
+    return log_wealth[:, :, None] + np.cumsum(steps, axis=2)
+
+
+def log_wealth_paths(flags: np.ndarray, alpha: float, margins: Sequence[float] = MARGINS
+                     ) -> np.ndarray:
+    """log of the monitor's wealth after each flag of fresh streams ``flags`` (R, T): the
+    vectorised form of :meth:`LiveMonitor.update_many`, for simulations.
+
+    >>> float(log_wealth_paths(np.zeros((1, 5)), 0.95)[0, -1])
+    0.0
+    """
+    start = np.zeros((len(WINDOWS) * len(margins), flags.shape[0]))
+    return log_mean_exp(advance(start, np.zeros((flags.shape[0], 0)), flags, 1.0 - alpha,
+                                margins))
+
+
+def suspicion_log_paths(flags: np.ndarray, alpha: float, start: np.ndarray | float = 0.0
+                        ) -> np.ndarray:
+    """log of the suspicion after each flag of ``flags`` (R, T), from log-suspicion ``start``.
+
+    The suspicion is a CUSUM: Cₜ = max(0, Cₜ₋₁ + log(1 + λ(xₜ − ε))) with the Kelly bet
+    λ = 1/(1 − ε) against a disagreement of 2ε (a disagreement roughly doubles it, an agreement
+    shrinks it by a factor 1 − ε/(1 − ε)). Unlike the wealth it forgets old good news, so it
+    reacts within a few dozen audits; it only steers the audit rate, never the alarm.
+
+    >>> np.round(np.exp(suspicion_log_paths(np.array([[1, 0, 0, 1]]), 0.95)), 3).tolist()
+    [[2.0, 1.895, 1.795, 3.59]]
+    """
+    eps = 1.0 - alpha
+    steps = np.log1p((np.asarray(flags, dtype=float) - eps) / (1.0 - eps))
+    cum = np.cumsum(steps, axis=-1)
+    floor = np.minimum(-np.expand_dims(np.asarray(start, dtype=float), -1),
+                       np.minimum.accumulate(cum, axis=-1))
+    return cum - floor
+
+
+def suspicion_audit_rate(suspicion: float, base: float, cap: float) -> float:
+    """Audit rate for a task whose monitor reports ``suspicion`` (the larger of its wealth and
+    its CUSUM suspicion): the base rate ρ times the suspicion rounded down to a power of two,
+    between ρ and ``cap``.
+
+    The rate is chosen from past audits only, before a request is seen, so audited requests
+    stay a sample of traffic and the monitor's test stays valid. Its cost while the model keeps
+    its promise is small and bounded: the wealth has E[W] ≤ 1, and at the worst case allowed
+    (disagreement exactly ε) the CUSUM's excursions above log s have probability ≤ 1/s, so the
+    expected rate is a small multiple of ρ; ``bench/b7_monitor.py`` measures it.
+
+    >>> [suspicion_audit_rate(s, 0.02, 0.25) for s in (0.3, 1.9, 2.0, 5.0, float("inf"))]
+    [0.02, 0.02, 0.04, 0.08, 0.25]
+    """
+    if not suspicion >= 2.0:
+        return base
+    level = 2.0 ** math.floor(math.log2(min(suspicion, 2.0 * cap / base)))
+    return max(base, min(cap, base * level))
 
 
 class LiveMonitor:
@@ -41,69 +152,67 @@ class LiveMonitor:
         Agreement the deployed certificate promises.
     delta
         Risk level: under parity the alarm ever fires with probability ≤ δ.
+    margins
+        Shrinkage of the plug-in bets (:data:`MARGINS`); any choice keeps the guarantee.
     """
 
     def __init__(self, alpha: float = 0.95, delta: float = 0.05, *,
-                 confidence_sequence: bool = True) -> None:
+                 margins: Sequence[float] = MARGINS) -> None:
         if not (0.0 < alpha < 1.0 and 0.0 < delta < 1.0):
             raise LearnError("LiveMonitor needs alpha and delta in (0, 1)", alpha=alpha,
                              delta=delta)
         self.alpha = alpha
         self.delta = delta
+        self.margins = tuple(float(k) for k in margins)
         self._eps = 1.0 - alpha
-        self._bets = _BET_FRACTIONS / self._eps
-        self._log_wealth = np.zeros(_BET_FRACTIONS.size)
-        # two-sided wealth per candidate rate m: up-bets β ≤ 1/m, down-bets β ≤ 1/(1 − m)
-        self._log_up = np.zeros((_GRID.size, _BET_FRACTIONS.size))
-        self._log_down = np.zeros((_GRID.size, _BET_FRACTIONS.size))
-        self._excluded = np.zeros(_GRID.size, dtype=bool)
+        self._log_wealth = np.zeros(len(WINDOWS) * len(self.margins))
+        self._recent = np.zeros(0, dtype=np.int8)
+        self._log_suspicion = 0.0
         self._alarm = False
-        self._cs = confidence_sequence
+        self.wealth_at_alarm: float | None = None
+        """The wealth at the request where it first reached 1/δ."""
+        self.alarm_n: int | None = None
+        """How many audited requests the alarm took."""
         self.n = 0
         self.disagreements = 0
 
     def update(self, disagree: bool) -> None:
         """Add one audited, handled request: ``disagree`` = surrogate ≠ teacher."""
-        x = 1 if disagree else 0
-        self.n += 1
-        self.disagreements += int(disagree)
-        self._log_wealth += np.log1p(self._bets * (x - self._eps))
-        if self.wealth >= 1.0 / self.delta:
-            self._alarm = True
-        if not self._cs:
-            return
-        self._log_up += _UP[x]
-        self._log_down += _DOWN[x]
-        hedged = 0.5 * (_mean_exp(self._log_up) + _mean_exp(self._log_down))
-        self._excluded |= hedged >= 1.0 / self.delta
+        self.update_many([disagree])
 
     def update_many(self, disagree: Sequence[bool], *, stop_at_alarm: bool = False) -> int:
-        """Add several requests in order; with ``stop_at_alarm``, stop right after the one at
-        which the alarm fires. Returns how many were added. Without a confidence sequence
-        this is one vectorised step (what a per-request watch on a hot path needs)."""
-        flags = np.asarray(disagree, dtype=float)
-        if self._cs:
-            for i, x in enumerate(flags):
-                self.update(bool(x))
-                if stop_at_alarm and self._alarm:
-                    return i + 1
-            return len(flags)
+        """Add several requests in order (one vectorised step); with ``stop_at_alarm``, stop
+        right after the one at which the alarm fires. Returns how many were added."""
+        flags = np.asarray(disagree, dtype=float).reshape(-1)
         if flags.size == 0:
             return 0
-        log_w = self._log_wealth[None, :] + np.cumsum(
-            np.log1p(self._bets[None, :] * (flags[:, None] - self._eps)), axis=0)
-        hits = np.flatnonzero(_mean_exp(log_w) >= 1.0 / self.delta)
-        used = int(hits[0]) + 1 if stop_at_alarm and hits.size else len(flags)
-        self._log_wealth = log_w[used - 1].copy()
-        self._alarm = self._alarm or bool(hits.size and hits[0] < used)
+        log_w = advance(self._log_wealth[:, None], self._recent[None, :], flags[None, :],
+                        self._eps, self.margins)[:, 0, :]
+        log_mix = log_mean_exp(log_w)
+        hits = np.flatnonzero(log_mix >= np.log(1.0 / self.delta))
+        used = int(hits[0]) + 1 if stop_at_alarm and hits.size else flags.size
+        if hits.size and not self._alarm:
+            self._alarm = True
+            self.wealth_at_alarm = _exp(float(log_mix[hits[0]]))
+            self.alarm_n = self.n + int(hits[0]) + 1
+        self._log_wealth = log_w[:, used - 1].copy()
+        self._log_suspicion = float(suspicion_log_paths(flags[:used], self.alpha,
+                                                        self._log_suspicion)[-1])
+        self._recent = np.concatenate([self._recent, flags[:used].astype(np.int8)]
+                                      )[-max(WINDOWS):]
         self.n += used
         self.disagreements += int(flags[:used].sum())
         return used
 
     @property
     def wealth(self) -> float:
-        """Current evidence against parity (average of the fixed-bet wealth processes)."""
-        return float(_mean_exp(self._log_wealth[None, :])[0])
+        """Current evidence against parity (average of the betting processes)."""
+        return _exp(float(log_mean_exp(self._log_wealth)))
+
+    @property
+    def suspicion(self) -> float:
+        """The CUSUM suspicion (:func:`suspicion_log_paths`): steers the audit rate only."""
+        return float(np.exp(self._log_suspicion))
 
     @property
     def alarm(self) -> bool:
@@ -115,45 +224,70 @@ class LiveMonitor:
         """Point estimate of handled agreement (NaN before the first update)."""
         return 1.0 - self.disagreements / self.n if self.n else float("nan")
 
+    def recent_agreement(self, last: int = WINDOWS[0]) -> float:
+        """Agreement over the ``last`` audited requests (NaN before the first update)."""
+        recent = self._recent[-last:]
+        return 1.0 - float(recent.mean()) if recent.size else float("nan")
+
     @property
     def confidence_interval(self) -> tuple[float, float]:
-        """Anytime-valid (1 − δ) confidence sequence for the handled agreement ((0, 1) for a
-        monitor built without one)."""
-        if not self._cs:
+        """Anytime-valid (1 − δ) confidence sequence for the running mean of the conditional
+        agreement rates so far (a constant rate is a special case).
+
+        Sₜ = Σ(xᵢ − pᵢ) has increments in an interval of length 1, so exp(λSₜ − λ²t/8) is a
+        supermartingale for every λ (Hoeffding); its mixture over λ ~ N(0, 1/ρ) reaches 1/δ
+        exactly when |Sₜ| ≥ √(2(t/4 + ρ) log(√((t/4 + ρ)/ρ)/δ)), so with probability ≥ 1 − δ
+        that never happens and the interval below always covers the running mean.
+
+        >>> m = LiveMonitor(); m.update_many([False] * 1000)
+        1000
+        >>> [round(v, 3) for v in m.confidence_interval]
+        [0.952, 1.0]
+        """
+        if not self.n:
             return (0.0, 1.0)
-        kept = _GRID[~self._excluded]
-        if kept.size == 0:  # only possible with probability ≤ δ; report the point estimate
-            return (self.agreement, self.agreement)
-        step = float(_GRID[1] - _GRID[0])
-        lo_rate = max(0.0, float(kept.min()) - step)
-        hi_rate = min(1.0, float(kept.max()) + step)
-        return (1.0 - hi_rate, 1.0 - lo_rate)
+        v = self.n / 4.0 + _RHO
+        half = float(np.sqrt(2.0 * v * np.log(np.sqrt(v / _RHO) / self.delta))) / self.n
+        return (max(0.0, self.agreement - half), min(1.0, self.agreement + half))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state for persistence."""
         return {
-            "alpha": self.alpha, "delta": self.delta, "n": self.n,
-            "confidence_sequence": self._cs,
-            "disagreements": self.disagreements, "alarm": self._alarm,
-            "log_wealth": self._log_wealth.tolist(),
-            "log_up": self._log_up.tolist(), "log_down": self._log_down.tolist(),
-            "excluded": np.flatnonzero(self._excluded).tolist(),
+            "format": _STATE_FORMAT, "alpha": self.alpha, "delta": self.delta,
+            "margins": list(self.margins), "n": self.n, "disagreements": self.disagreements,
+            "alarm": self._alarm, "wealth_at_alarm": self.wealth_at_alarm,
+            "alarm_n": self.alarm_n, "log_wealth": self._log_wealth.tolist(),
+            "log_suspicion": self._log_suspicion,
+            "recent": "".join("1" if x else "0" for x in self._recent),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LiveMonitor:
+        """The monitor saved by :meth:`to_dict` (LearnError for another format)."""
+        if data.get("format") != _STATE_FORMAT:
+            raise LearnError("saved live monitor has an older format", format=data.get("format"))
         m = cls(alpha=float(data["alpha"]), delta=float(data["delta"]),
-                confidence_sequence=bool(data.get("confidence_sequence", True)))
+                margins=[float(k) for k in data["margins"]])
         m.n = int(data["n"])
         m.disagreements = int(data["disagreements"])
         m._alarm = bool(data["alarm"])
+        m.wealth_at_alarm = data.get("wealth_at_alarm")
+        m.alarm_n = data.get("alarm_n")
         m._log_wealth = np.asarray(data["log_wealth"], dtype=float)
-        m._log_up = np.asarray(data["log_up"], dtype=float).reshape(m._log_up.shape)
-        m._log_down = np.asarray(data["log_down"], dtype=float).reshape(m._log_down.shape)
-        m._excluded[np.asarray(data["excluded"], dtype=int)] = True
+        m._log_suspicion = float(data["log_suspicion"])
+        m._recent = np.array([c == "1" for c in data["recent"]], dtype=np.int8)
         return m
 
 
-def _mean_exp(log_w: np.ndarray) -> np.ndarray:
-    """Row-wise mean of exp(log_w); capped at e^700 (far above any 1/δ) to avoid overflow."""
-    return np.exp(np.minimum(log_w, 700.0)).mean(axis=1)
+_RHO = 25.0  # mixture precision of the confidence sequence: tightest near t ≈ 100–1,000
+
+
+def _exp(log_value: float) -> float:
+    """exp, capped at e^700 (far above any 1/δ) to stay finite."""
+    return math.exp(min(log_value, 700.0))
+
+
+def log_mean_exp(log_w: np.ndarray) -> np.ndarray:
+    """log of the mean over axis 0 of exp(log_w), computed stably."""
+    top = log_w.max(axis=0)
+    return top + np.log(np.exp(log_w - top).mean(axis=0))

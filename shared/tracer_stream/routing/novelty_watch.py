@@ -23,7 +23,7 @@ calls (the trainer closes the gate and recalibrates), never validity.
 >>> alarms = [watch.observe("t", "v1", 0.03, [i % 10 == 0 for i in range(j, j + 50)])
 ...           for j in range(0, 600, 50)]             # 10% novel against b = 3%
 >>> [a.scored for a in alarms if a is not None]       # one alarm for the version
-[91]
+[121]
 """
 
 from __future__ import annotations
@@ -123,8 +123,7 @@ class NoveltyWatch:
         version), else None."""
         watch = self._watches.get(task)
         if watch is None or watch.version != version or watch.bound != bound:
-            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta,
-                                                       confidence_sequence=False))
+            watch = _Watch(version, bound, LiveMonitor(alpha=1.0 - bound, delta=self.delta))
             self._watches[task] = watch
         watch.scored += len(novel)
         watch.novel += sum(bool(x) for x in novel)

@@ -7,13 +7,14 @@
    with the current version on those same rows. The refit trigger of a pending epoch waits
    until enough of them exist (:mod:`tracer_stream.training.schedule`).
 2. **Audit boost.** The task's audit rate is raised to ``audit_rate`` in the registry for at
-   most ``ttl_s`` seconds (routers draw with max(ρ, boost)), and a ``audit_boost``
-   announcement tells the routers to re-read the registry now. More audits feed the live
-   monitor of the current version and the new epoch's calibration set faster. The audit flag
-   is still an independent draw made before the gate decides, with a probability that depends
-   on time only, so audit traces stay a uniform sample of traffic. The refit that promotes a
-   version calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.
-   Refitter`); otherwise it expires.
+   most ``ttl_s`` seconds (routers draw with max(ρ, boost); a lower boost set by the live
+   monitor's suspicion, :mod:`tracer_stream.training.guard`, is replaced), and a ``audit_boost``
+   announcement tells the routers to re-read the registry now. More audits feed the live monitor
+   of the current version and the new epoch's calibration set faster. The audit flag is still an
+   independent draw made before the gate decides, with a probability that depends on time only,
+   so audit traces stay a uniform sample of traffic. The refit that promotes a version
+   calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.Refitter`);
+   otherwise it expires.
 
 Alarms raised by routers (the novelty-rate watch, :mod:`tracer_stream.routing.novelty_watch`)
 arrive through the registry (:meth:`~tracer_stream.registry.Registry.raise_alarm`); the trainer
@@ -95,7 +96,9 @@ class AlarmResponse:
                         trigger)
             self.registry.record_event(task, "calibration_epoch", reason=reason,
                                        trigger=trigger, start=seq + 1)
-        if self.audit_rate > 0 and (started or self.registry.audit_boost(task) is None):
+        boost = self.registry.audit_boost(task)
+        if self.audit_rate > 0 and (started or boost is None
+                                    or float(boost["rate"]) < self.audit_rate):
             self.registry.set_audit_boost(task, self.audit_rate, ttl_s=self.ttl_s,
                                           reason=f"{trigger}: {reason}")
             self.announcer.announce(task, self.registry.current(task), "audit_boost",

@@ -14,19 +14,23 @@ itself is the live monitor's (:mod:`tracer_stream.training.guard`).
   agreement with the surrogate over the last ``window`` traces is reported as a metric.
 
   The two detectors watch the stream of requests the router sent to the teacher *for their own
-  sake*, and that stream is selected by the routing, not only by the traffic. So they skip
-  audit traces of handled requests (how many there are depends on the audit rate, which an
-  alarm boosts; the learner still learns from them), and they restart when the selection
+  sake*, and that stream is selected by the routing, not only by the traffic. So they skip audit
+  traces of handled requests (how many there are depends on the audit rate, which an alarm or
+  the monitor's suspicion boosts; the learner still learns from them, and the served-traffic
+  detector ``shadow_error_handled`` below watches them), and they restart when the selection
   changes regime: between "every request reaches the teacher" (no model served it, or a
-  task-level reason such as ``gate_closed``) and "only deferred requests do". Without the
-  restart, the first model of every task (the stream turns from all traffic to the hard part
-  of it) and every gate closure would look like drift.
+  task-level reason such as ``gate_closed``) and "only deferred requests do". Without the restart,
+  the first model of every task (the stream turns from all traffic to the hard part of it) and
+  every gate closure would look like drift.
 * **Served-traffic detectors** — on audit traces of the current version, a uniform sample of
-  served traffic: ADWIN on the audited disagreement of accepted requests
-  (``audited_disagreement``), ADWIN on the acceptance rate (``acceptance_rate``, both
-  directions) and two-sided Page-Hinkley on the acceptor scores (``accept_score``). They restart
-  when the current version changes, and skip traces deferred for a task-level reason (a closed
-  gate accepts nothing).
+  served traffic (the audit rate changes how many there are, never which): ADWIN on the audited
+  disagreement of accepted requests (``audited_disagreement``), ADWIN on the shadow learner's
+  prequential error on the same accepted requests (``shadow_error_handled``: a teacher that
+  changes its mind on inputs the surrogate accepts — a relabelling the deferred stream never
+  shows — makes the learner wrong there before it adapts), ADWIN on the acceptance rate
+  (``acceptance_rate``, both directions) and two-sided Page-Hinkley on the acceptor scores
+  (``accept_score``). They restart when the current version changes, and skip traces deferred
+  for a task-level reason (a closed gate accepts nothing).
 
 Error and disagreement detectors alarm only when their rate goes up.
 
@@ -53,7 +57,7 @@ from river import drift, linear_model, optim
 from tracer_stream.contracts import Trace
 from tracer_stream.contracts.reasons import WHOLE_TASK
 
-_UPWARD_ONLY = frozenset({"audited_disagreement"})
+_UPWARD_ONLY = frozenset({"audited_disagreement", "shadow_error_handled"})
 
 
 def _shadow_detector() -> drift.ADWIN:
@@ -63,6 +67,7 @@ def _shadow_detector() -> drift.ADWIN:
 def _served_detectors() -> dict[str, drift.ADWIN | drift.PageHinkley]:
     return {
         "audited_disagreement": drift.ADWIN(delta=0.002),
+        "shadow_error_handled": drift.ADWIN(delta=0.002),
         "acceptance_rate": drift.ADWIN(delta=0.002),
         "accept_score": drift.PageHinkley(min_instances=50, delta=0.02, threshold=10.0,
                                           mode="both"),
@@ -110,21 +115,25 @@ class DriftWatch:
         if current_version != self._version:
             self._version = current_version
             self._served = _served_detectors()
-        fired = self._learn(trace)
+        fired, guess = self._learn(trace)
         if (trace.audit and current_version is not None and trace.model_version == current_version
                 and trace.reason not in WHOLE_TASK):
             if trace.gate_accepted and trace.surrogate_label is not None:
                 fired += self._feed("audited_disagreement",
                                     float(trace.surrogate_label != trace.label))
+            if trace.gate_accepted and guess is not None and self._learned > self.warmup:
+                fired += self._feed("shadow_error_handled", float(guess != trace.label))
             fired += self._feed("acceptance_rate", float(trace.gate_accepted))
             if trace.accept_score is not None:
                 fired += self._feed("accept_score", float(trace.accept_score))
         return fired
 
-    def _learn(self, trace: Trace) -> list[str]:
+    def _learn(self, trace: Trace) -> tuple[list[str], Hashable | None]:
+        """Predict, then learn, one trace: the shadow detectors that fired and the guess made
+        before learning (None before the first trace of this embedding)."""
         emb = trace.embedding
         if not emb:
-            return []
+            return [], None
         if self._dim != len(emb):  # first trace, or the embedder changed: start over
             self._dim = len(emb)
             rng = np.random.default_rng(len(emb))
@@ -136,6 +145,7 @@ class DriftWatch:
             self._learned = 0
         x: dict[Hashable, float] = dict(enumerate((np.asarray(emb) @ self._projection).tolist()))
         fired: list[str] = []
+        guess: Hashable | None = None
         audit_only = trace.audit and trace.gate_accepted
         if not audit_only:
             self._follow_regime(trace.model_version is None
@@ -152,7 +162,7 @@ class DriftWatch:
                     fired.append("shadow_vs_surrogate")
         self._shadow.learn_one(x, trace.label)
         self._learned += 1
-        return fired
+        return fired, guess
 
     def _follow_regime(self, all_traffic: bool) -> None:
         """Restart the shadow detectors when the watched stream changes selection regime."""

@@ -85,7 +85,8 @@ class Ingest:
         alarms = AlarmResponse(registry, state, announcer, audit_rate=settings.drift_audit_rate,
                                ttl_s=settings.drift_audit_ttl_s,
                                close_gate_on_router_alarm=settings.router_alarm_close_gate)
-        return cls(store, LiveGuard(registry, state, announcer), registry, state, alarms,
+        guard = LiveGuard(registry, state, announcer, suspicion_cap=settings.drift_audit_rate)
+        return cls(store, guard, registry, state, alarms,
                    max_bytes=settings.limits.max_message_bytes,
                    drift_cooldown_s=settings.drift_cooldown_s,
                    calibration_fraction=settings.calibration_fraction)

@@ -15,6 +15,7 @@ from tracer_stream.contracts import ModelAnnounce, Outbound
 from tracer_stream.contracts.messages import AnnounceAction
 from tracer_stream.errors import BusError
 from tracer_stream.registry import Registry
+from tracer_stream.training.state import TrainerState
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,13 @@ def make_current(registry: Registry, announcer: Announcer, task: str, version: s
                  action: AnnounceAction, reason: str,
                  fence: tuple[str, int] | None = None) -> bool:
     """Serve ``version`` (``action`` is "promote" or "rollback") and open the task's gate if the
-    live monitor or an operator had closed it: a new version is a new policy, monitored afresh.
-    ``fence``: a trainer generation that must still be current
-    (:mod:`tracer_stream.training.fencing`; raises ``FencedOut`` otherwise, changing nothing).
-    Returns whether every announcement was acknowledged."""
+    live monitor or an operator had closed it: every deployment (also of the version already
+    current) is monitored afresh, with its own share of the error budget
+    (:mod:`tracer_stream.training.guard`). ``fence``: a trainer generation that must still be
+    current (:mod:`tracer_stream.training.fencing`; raises ``FencedOut`` otherwise, changing
+    nothing). Returns whether every announcement was acknowledged."""
     registry.set_current(task, version, action=action, reason=reason, fence=fence)
+    TrainerState(registry.client, registry.prefix).mark_deployment(task)
     announced = announcer.announce(task, version, action, reason)
     if not registry.gate(task)["open"]:
         registry.set_gate(task, open_=True, reason=f"{action} {version}")

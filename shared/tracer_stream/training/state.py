@@ -7,6 +7,8 @@ Key layout (``P`` is the Redis key prefix, default ``tracer:``)::
     P trainer:{task}:gate-tests      counter k of gate tests run (δ-spending index)
     P trainer:{task}:last-refit      hash: seq (store size it saw), at (unix time), outcome, trigger
     P trainer:{task}:monitor         live monitor state (JSON), see training.guard
+    P trainer:{task}:deployments     counter bumped by every make_current (a fresh monitor)
+    P trainer:{task}:monitors        counter k of live monitors started (δ-spending index)
     P trainer:{task}:epoch           calibration epoch: start (first store seq of the epoch),
                                      at, trigger, reason, pending (0/1), n_cal (held-out traces
                                      stored since the start; a refit trigger, not a count the
@@ -14,7 +16,8 @@ Key layout (``P`` is the Redis key prefix, default ``tracer:``)::
     P trainer:{task}:lock            held while a refit of the task runs
 
 The trace store itself is on disk; everything here can be lost without losing a trace (a lost
-gate-test counter restarts δ-spending at k = 1, which is why it lives next to the versions;
+gate-test or monitor counter restarts δ-spending at k = 1, which is why they live next to the
+versions;
 a lost epoch makes refits calibrate on every held-out trace again, as before the alarm).
 """
 
@@ -120,6 +123,18 @@ class TrainerState:
             self.client.hset(self._k(task, "epoch"), "pending", 0)
 
     # live monitor ------------------------------------------------------------------------
+    def mark_deployment(self, task: str) -> int:
+        """A version was made current (promoted, rolled back or re-promoted): the live guard
+        starts a fresh monitor. Returns the new deployment counter."""
+        return int(self.client.incr(self._k(task, "deployments")))
+
+    def deployment(self, task: str) -> int:
+        return int(self.client.get(self._k(task, "deployments")) or 0)
+
+    def next_monitor(self, task: str) -> int:
+        """k of the live monitor about to start (1 for the first): it tests at δₖ."""
+        return int(self.client.incr(self._k(task, "monitors")))
+
     def save_monitor(self, task: str, blob: bytes) -> None:
         self.client.set(self._k(task, "monitor"), blob)
 

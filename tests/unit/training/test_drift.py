@@ -129,4 +129,29 @@ def test_ingest_stores_once_and_turns_alarms_into_epochs_and_boosts(tmp_path: Pa
     assert [e["action"] for e in registry.history("intents")].count("calibration_epoch") == 1
     drift_events = [e for e in registry.history("intents") if e["action"] == "drift"]
     assert len(drift_events) == len({d for _, d in fired})  # once per detector per cooldown
-    assert reports[-1].watches["intents"]["audited"] == 500
+    live = reports[-1].watches["intents"]
+    assert live["alarm"] and live["audited"] < 500  # the monitor's test stops at its alarm
+
+
+def test_a_relabelling_of_accepted_inputs_reaches_the_shadow_learner() -> None:
+    """The teacher changes its mind only on inputs the surrogate accepts: the deferred stream
+    (what the shadow detectors watch) stays the same, the audits of handled requests show it."""
+    before = list(traffic(2000, seed=9))
+    after = list(traffic(2000, seed=10, start=2000, remap=SHIFT))
+    old = before + list(traffic(2000, seed=10, start=2000))
+    rng = np.random.default_rng(11)
+    stream: list[Trace] = []
+    changed_at = 0
+    for i, (new, was) in enumerate(zip(before + after, old, strict=True)):
+        changed_at = len(stream) if i == len(before) else changed_at
+        if rng.random() < 0.5:  # deferred for its content: the teacher's old answer
+            stream.append(dataclasses.replace(was, model_version="v1", audit=False,
+                                              gate_accepted=False, surrogate_label=was.label,
+                                              reason="below_threshold"))
+        elif rng.random() < 0.2:  # handled and audited: the teacher's current answer
+            stream.append(dataclasses.replace(new, model_version="v1", audit=True,
+                                              gate_accepted=True, surrogate_label=was.label))
+    fired = run(DriftWatch(), stream)
+    handled = [i for i, name in fired if name == "shadow_error_handled"]
+    assert handled and changed_at <= handled[0] < changed_at + 1500  # ~250 audits later
+    assert not [n for i, n in fired if n.startswith("shadow") and i < changed_at]

@@ -151,3 +151,75 @@ def test_a_monitor_alarm_starts_an_epoch_and_boosts_audits(registry: Registry,
     # a second alarm during a pending epoch keeps its start
     assert not alarms.alarm("intents", "drift:shadow_error", 5000, "again")
     assert state.epoch("intents")["start"] == closed_at + 1
+
+
+def test_re_promoting_the_current_version_starts_a_fresh_monitor_with_its_share(
+        registry: Registry) -> None:
+    guard, announcer, state = guard_for(registry)
+    first = guard.observe("intents", audited(range(1, 400), 0.5))
+    assert first.alarm and first.summary["k"] == 1 and not registry.gate("intents")["open"]
+    make_current(registry, announcer, "intents", "v1", action="promote",  # type: ignore[arg-type]
+                 reason="operator re-promotes v1")
+    assert registry.gate("intents")["open"]
+    again = guard.observe("intents", audited(range(400, 800), 0.5, seed=1))
+    assert again.alarm and not registry.gate("intents")["open"]    # it can close the gate again
+    assert again.summary["k"] == 2 and again.summary["delta"] == pytest.approx(
+        0.05 * 6 / (np.pi ** 2 * 4))
+    assert state.deployment("intents") == 1
+
+
+def test_the_closing_reason_quotes_the_wealth_at_the_crossing(registry: Registry) -> None:
+    guard, _, _ = guard_for(registry)
+    result = guard.observe("intents", audited(range(1, 2001), 0.5))
+    monitor = guard.watch("intents").monitor  # type: ignore[union-attr]
+    assert result.alarm and monitor.n == result.updates < 2000   # the test stopped there
+    level = 1 / monitor.delta
+    assert level <= monitor.wealth_at_alarm < 4 * level
+    assert f"wealth {monitor.wealth_at_alarm:.1f} >= {level:.1f} at the crossing" in result.reason
+
+
+def test_an_unreadable_saved_monitor_starts_afresh(registry: Registry) -> None:
+    guard, _, state = guard_for(registry)
+    state.save_monitor("intents", b'{"version": "v1", "applied_seq": 5, "closed_gate": false, '
+                                  b'"monitor": {"alpha": 0.95}}')
+    watch = guard.watch("intents")
+    assert watch is not None and watch.monitor.n == 0 and not watch.closed_gate
+
+
+def test_suspicion_raises_the_audit_rate_and_lets_it_fall(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=0.25)  # type: ignore[arg-type]
+    assert guard.observe("intents", audited(range(1, 200), 0.0)).summary["suspicion"] == 1.0
+    assert registry.audit_boost("intents") is None            # a fine model: no extra audits
+    guard.observe("intents", audited(range(200, 204), 1.0))    # four disagreements in a row
+    boost = registry.audit_boost("intents")
+    assert boost is not None and 0.02 < boost["rate"] <= 0.25
+    assert announcer.sent[-1] == ("intents", "v1", "audit_boost")
+    guard.observe("intents", audited(range(204, 800), 0.0))    # good news: the boost ends
+    assert registry.audit_boost("intents") is None and registry.gate("intents")["open"]
+
+
+def test_suspicion_never_lowers_an_alarm_boost(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    guard = LiveGuard(registry, state, RecordingAnnouncer(),  # type: ignore[arg-type]
+                      suspicion_cap=0.25)
+    registry.set_audit_boost("intents", 0.25, ttl_s=600, reason="drift:shadow_error: x")
+    guard.observe("intents", audited(range(1, 100), 0.0))
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25 and boost["reason"].startswith("drift")
+
+
+def test_an_alarm_replaces_a_lower_suspicion_boost(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=0.25)  # type: ignore[arg-type]
+    alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
+                           ttl_s=600)
+    guard.observe("intents", audited(range(1, 4), 1.0))
+    low = registry.audit_boost("intents")
+    assert low is not None and low["rate"] < 0.25
+    state.start_epoch("intents", 1, "drift:x", "an earlier alarm")  # an epoch is pending
+    assert not alarms.alarm("intents", "drift:shadow_error", 3, "shift")
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25
