@@ -6,11 +6,15 @@ for the outcomes and checks the whole ledger (``tests/faults/ledger.py``): no re
 with two different outcomes. Each prints one line, e.g.
 ``sigkill router: requests 500, labelled 500, dead-lettered 0 (none), lost 0, double 0``.
 
-The suite can fail, and did: run against the code before the fixes of issue 12 (commit
-``78d7136``), ``test_worker_slower_than_the_poll_interval`` found requests with both a label and
-a dead letter (the worker lost its partition mid-batch and the redelivered requests were
-answered twice: D2), and ``test_a_dead_letter_is_final_only_for_its_attempt`` found the retry
-silently dropped (the router's dedupe had marked the id answered: D3).
+The suite can fail, and did, against the code before the fixes of issue 12:
+
+* ``test_worker_slower_than_the_poll_interval`` on the batch worker (commit ``3507349``): the
+  worker lost its partition at every batch (``commit failed: Unknown member``) and labelled
+  the same requests again and again: 608 repeated labels, and 404 of the 500 requests still
+  without an outcome after 300 s (D2).
+* ``test_a_dead_letter_is_final_only_for_its_attempt`` with only the router's half of the fix
+  (commit ``f8623cb``): the retries of requests the worker had dead-lettered were dropped by
+  the router's dedupe, so they never got a label (D3).
 """
 
 from __future__ import annotations

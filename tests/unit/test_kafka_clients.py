@@ -28,6 +28,7 @@ CHANGED: dict[str, Any] = {
     "session_timeout_ms": 45000,
     "heartbeat_interval_ms": 3000,
     "fetch_wait_max_ms": 500,
+    "compression": "zstd",
     "extra": {"max.poll.interval.ms": "600000"},
 }
 SSL_ONLY = {"ssl_ca_location", "ssl_certificate_location", "ssl_key_location",

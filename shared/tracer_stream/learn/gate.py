@@ -1,4 +1,4 @@
-"""The parity gate of ``gate.md``: exact binomial tests in a fixed sequence (Learn-then-Test).
+"""The parity gate of ``docs/gate.md``: exact binomial tests in a fixed sequence (Learn-then-Test).
 
 Calibration item i has an acceptor score sᵢ and a disagreement eᵢ = 1[surrogate ≠ teacher]. A
 threshold λ accepts the nλ items with sᵢ ≥ λ, kλ of which disagree. The null "parity fails at λ"
@@ -130,7 +130,7 @@ def certify(
     n_cal: int | None = None,
     min_accepted: int = 0,
 ) -> GateResult:
-    """Run the fixed-sequence walk of ``gate.md`` and return its certificate.
+    """Run the fixed-sequence walk of ``docs/gate.md`` and return its certificate.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def certify(
         and for the traces-needed estimate when ``scores`` is a sub-population (RSB stage 2).
     min_accepted
         Where the walk starts: thresholds that accept fewer calibration items than this (or
-        than ``n_min``) are skipped, as in the skip rule of ``gate.md``. It must be fixed before
+        than ``n_min``) are skipped, as in the skip rule of ``docs/gate.md``. It must be fixed before
         calibration (e.g. a share predicted on validation times the calibration size); like the
         skip rule it depends on the scores only, never on the disagreements.
     """

@@ -27,7 +27,7 @@ is cleared. An alarm for a version that no longer serves is discarded. Several r
 raise the same alarm: the registry keeps one per version and detector, and handling it again is
 idempotent (the gate is closed once, the pending epoch and the boost stay).
 
-The alarms themselves stay operational triggers (``gate.md``): a false alarm costs calibration
+The alarms themselves stay operational triggers (``docs/gate.md``): a false alarm costs calibration
 data and audits, never validity.
 """
 

@@ -1,6 +1,6 @@
 """Which traces may calibrate a certificate, and how much risk each refit may spend.
 
-Eligibility (``gate.md``, "Data that keeps the promise true in production"): a trace is a draw
+Eligibility (``docs/gate.md``, "Data that keeps the promise true in production"): a trace is a draw
 from live traffic, exchangeable with it, when the decision that sent its request to the teacher
 did not look at the request. That holds when
 

@@ -1,6 +1,6 @@
 """Drift watch of one task: a river shadow learner and river change detectors.
 
-These are operational triggers for an early refit and for alerts (``gate.md``); the guarantee
+These are operational triggers for an early refit and for alerts (``docs/gate.md``); the guarantee
 itself is the live monitor's (:mod:`tracer_stream.training.guard`).
 
 * **Shadow learner** — a :class:`river.linear_model.SoftmaxRegression` learns every trace that

@@ -1,4 +1,4 @@
-"""The live guarantee monitor of each task's current deployment (``gate.md``, "Live monitor").
+"""The live guarantee monitor of each task's current deployment (``docs/gate.md``, "Live monitor").
 
 Every stored trace that is an audit of a request the current version's gate accepted
 (``audit and gate_accepted and model_version == current``) is one draw

@@ -110,8 +110,8 @@ def test_identify_reads_only_top_level_strings_of_the_readable_prefix() -> None:
 @pytest.mark.parametrize(("raw", "refusal", "reason", "field"), [
     (raw_request(text="x" * 101), None, "text_too_long", "text"),
     (raw_request(task="nope"), None, "unknown_task", "task"),
-    (raw_request(reply_topic="u.models"), ("forbidden_reply_topic", "own topic"),
-     "forbidden_reply_topic", "reply_topic"),
+    (raw_request(reply_topic="u.models"), ("reply_topic_not_allowed", "own topic"),
+     "reply_topic_not_allowed", "reply_topic"),
 ])
 def test_requests_that_cannot_be_labelled_get_one_dead_letter(
         raw: bytes, refusal: tuple[str, str] | None, reason: str, field: str) -> None:
@@ -123,7 +123,7 @@ def test_requests_that_cannot_be_labelled_get_one_dead_letter(
 
 def test_audit_copies_are_not_checked_against_reply_topics() -> None:
     raw = raw_request(answer_requester=False, reply_topic="u.models")
-    assert isinstance(intake(refusal=("forbidden_reply_topic", "x")).prepare(raw, origin(raw)),
+    assert isinstance(intake(refusal=("reply_topic_not_allowed", "x")).prepare(raw, origin(raw)),
                       Job)
 
 
