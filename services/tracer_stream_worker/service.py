@@ -22,7 +22,7 @@ from tracer_stream.contracts import DeadLetter, LLMRequest, decode, now
 from tracer_stream.errors import BusError, ContractError
 from tracer_stream.llm import Teacher, TeacherError, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
-from tracer_stream.registry import Registry
+from tracer_stream.registry import Registry, TaskWatch
 from tracer_stream.tasks import Task
 from tracer_stream_worker.metrics import WorkerMetrics
 from tracer_stream_worker.outputs import (
@@ -75,6 +75,7 @@ class WorkerService:
         log.info("worker: teacher %s, consuming %s as group %s, probes on http://%s:%d",
                  self.teacher.name, self.source_topic, self.settings.group_id,
                  self.settings.http_host, http.port)
+        task_watch = TaskWatch(self.registry, self.tasks.invalidate).start()
         try:
             with asyncio.Runner() as runner:
                 try:
@@ -82,6 +83,7 @@ class WorkerService:
                 finally:
                     runner.run(self.teacher.aclose())
         finally:
+            task_watch.stop()
             self.consumer.close()
             self.producer.close()
             self.registry.close()

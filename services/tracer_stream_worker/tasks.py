@@ -28,7 +28,9 @@ class _Entry:
 
 
 class TaskCache:
-    """``get(name)`` reads a task from the registry at most every ``refresh_s`` seconds.
+    """``get(name)`` reads a task from the registry at most every ``refresh_s`` seconds, and at
+    the next ``get`` after :meth:`invalidate` (wired to a
+    :class:`~tracer_stream.registry.TaskWatch`, so a ``task apply`` is seen within ~1 s).
 
     A cached task keeps being served while Redis is unreachable. A task that is neither cached
     nor reachable raises :class:`RegistryUnavailable`; a task Redis does not hold (or holds in
@@ -41,6 +43,13 @@ class TaskCache:
         self.refresh_s = refresh_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+
+    def invalidate(self, name: str) -> None:
+        """Re-read ``name`` at its next :meth:`get` (kept as a fallback while Redis is down).
+        Thread-safe: called from the task watch's thread."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.fetched_at = float("-inf")
 
     def get(self, name: str) -> Task | None:
         entry = self._entries.get(name)

@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         print("\n# point tracer-stream at this stack:")
         for key, value in stack.env().items():
             print(f"export {key}={value}")
-        print(f"# (also written to {state_dir / 'stack.env'})")
+        print(f"# (also written to {state_dir / 'stack.env'}, with a throw-away model key pair "
+              "for this stack: source that file)")
         return 0
     if args.action == "down":
         stopped = stack.down()

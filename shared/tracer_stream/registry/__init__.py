@@ -1,5 +1,7 @@
-"""The Redis-backed registry of tasks, model versions and gate state."""
+"""The Redis-backed registry of tasks, model versions and gate state, and the feed that tells
+services when a task was applied."""
 
 from tracer_stream.registry.store import Registry
+from tracer_stream.registry.watch import TaskWatch
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "TaskWatch"]

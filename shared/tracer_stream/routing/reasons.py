@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from tracer_stream.tasks import binding
+
 # defer: the LLM answers ----------------------------------------------------------------------
 NO_MODEL: Final = "no_model"
 """The task has no current model version."""
@@ -29,6 +31,12 @@ UNCERTIFIED: Final = "uncertified"
 """The current model has no certificate at the task's α (it should never have been current)."""
 ALPHA_NOT_ON_FRONTIER: Final = "alpha_not_on_frontier"
 """The task's α is not among the targets the current model was certified for."""
+TASK_CHANGED: Final = binding.TASK_CHANGED
+"""The task's labels, prompt or δ changed since the current model was certified: its gate is
+closed until a model certified for the new definition is current."""
+MODEL_BINDING_MISMATCH: Final = binding.MODEL_BINDING_MISMATCH
+"""The current model was certified for another task (or carries no binding, or answers labels
+the task does not have)."""
 SURROGATE_ERROR: Final = "surrogate_error"
 """The surrogate raised while routing this batch."""
 NOT_ACCEPTED: Final = "not_accepted"
