@@ -110,7 +110,8 @@ class RouterService:
         feed = AnnouncementFeed(s.kafka, s.topics.name("models"))
         refresher = ModelRefresher(self.holder, self.loader, self.guard, announcements=feed.poll,
                                    interval_s=s.model_refresh_s)
-        task_watch = TaskWatch(self.registry, lambda _task: refresher.wake()).start()
+        task_watch = TaskWatch(self.registry, lambda task: self._task_applied(task, refresher))
+        task_watch.start()
         refresher.refresh()
         for state in self.holder.snapshot().values():  # warm every task's embedder up front
             self.embedders.get(state.task.embedder)
@@ -128,6 +129,13 @@ class RouterService:
             self.registry.close()
         log.info("router stopped")
         return 0
+
+    def _task_applied(self, task: str, refresher: ModelRefresher) -> None:
+        """A served task was applied again (``task apply``): re-read the registry now, so a
+        changed label set or prompt closes its gate (``task_changed``) within about a second.
+        A task not served yet is read on first sight anyway."""
+        if task in self.holder.snapshot():
+            refresher.wake()
 
     def _loop(self, consumer: BatchConsumer, producer: Producer) -> None:
         s = self.settings

@@ -3,18 +3,16 @@ parsed, and a validly signed blob whose payload would run code is refused withou
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.forgery import WritesMarker, object_array, pickled_tree_member
 from tracer_stream.errors import ArtefactAuthError, LearnError
 from tracer_stream.learn import Artefact, SigningKey, VerifyKeys
-from tracer_stream.learn.serialize import HEADER_LEN, MAGIC
+from tracer_stream.learn.serialize import MAGIC
 
 pytestmark = pytest.mark.unit
 
@@ -94,36 +92,10 @@ def test_verification_happens_before_parsing(blob: bytes, monkeypatch):
         Artefact.from_bytes(tampered, TRUSTED)
 
 
-class _WritesMarker:
-    """Unpickling this object runs ``os.mkdir(path)``: the classic pickle exploit."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (os.mkdir, (str(self.path),))
-
-
-def signed(payload: bytes, key: SigningKey = KEY) -> bytes:
-    """A blob around an arbitrary payload with a valid signature (what an attacker holding
-    the signing key, or a bug in the trainer, could publish)."""
-    return MAGIC + key.key_id + key.sign(MAGIC + key.key_id + payload) + payload
-
-
-def npz(**arrays: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, allow_pickle=True, **arrays)
-    return buf.getvalue()
-
-
-def json_array(obj: object) -> np.ndarray:
-    return np.frombuffer(json.dumps(obj).encode(), dtype=np.uint8)
-
-
 def test_the_exploit_is_live(tmp_path: Path):
     """Control: the payload used below does run code when unpickled."""
     marker = tmp_path / "control-ran"
-    pickle.loads(pickle.dumps(_WritesMarker(marker)))
+    pickle.loads(pickle.dumps(WritesMarker(marker)))
     assert marker.exists()
 
 
@@ -132,28 +104,16 @@ def test_validly_signed_pickle_in_a_tree_member_is_refused_and_never_runs(
     """The v1 layout of a tree member (a pickled scikit-learn object in a byte array), signed
     with a trusted key: the loader reads trees as arrays only, so the pickle is never loaded."""
     marker = tmp_path / "pickle-ran"
-    good = dict(np.load(io.BytesIO(artefact.to_bytes(KEY)[HEADER_LEN:])))
-    state = json.loads(good["state.json"].tobytes())
-    state["members"][0]["meta"] = {"kind": "random_forest", "seed": 0,
-                                   "params": {"n_estimators": 1}}
-    arrays = {k: v for k, v in good.items() if not k.startswith("m0/model/")}
-    arrays["m0/model/classes"] = np.arange(len(artefact.labels))
-    arrays["m0/model/pickle"] = np.frombuffer(pickle.dumps(_WritesMarker(marker)),
-                                              dtype=np.uint8)
-    arrays["state.json"] = json_array(state)
     with pytest.raises((ArtefactAuthError, LearnError)):
-        Artefact.from_bytes(signed(npz(**arrays)), TRUSTED)
+        Artefact.from_bytes(pickled_tree_member(artefact, KEY, marker), TRUSTED)
     assert not marker.exists()
 
 
 def test_validly_signed_object_array_is_refused_and_never_runs(tmp_path: Path):
     """An ``.npy`` object array is a pickle; ``allow_pickle=False`` refuses it unread."""
     marker = tmp_path / "object-array-ran"
-    evil = np.empty(1, dtype=object)
-    evil[0] = _WritesMarker(marker)
     with pytest.raises((ArtefactAuthError, LearnError)):
-        Artefact.from_bytes(signed(npz(**{"state.json": evil, "manifest.json": evil})),
-                            TRUSTED)
+        Artefact.from_bytes(object_array(KEY, marker), TRUSTED)
     assert not marker.exists()
 
 
