@@ -47,11 +47,26 @@ from tracer_stream.config import KafkaSettings, TopicSettings
 from tracer_stream.embed import load_embedder
 from tracer_stream.learn import Artefact, FitConfig, fit
 from tracer_stream.registry import Registry
+from tracer_stream.signing import VERIFY_KEYS_ENV, SigningKey, VerifyKeys
 from tracer_stream.stack import EmbeddedStack, free_port
 from tracer_stream.tasks import Task
+from tracer_stream.tasks.binding import binding_for
 
-KEY = b"b2-bench-signing-key"
 FETCH_WAIT_MS = "10"
+
+
+def bench_key() -> SigningKey:
+    """The benchmark's own model key, made once and kept (mode 0600) in the bench cache, so
+    that the cached model verifies on the next run."""
+    path = bench_cache() / "b2-model-signing-key"
+    if not path.is_file():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(SigningKey.generate().seed_b64)
+    return SigningKey.parse(path.read_text())
+
+
+KEY = bench_key()
 
 
 def fitted_model(ds: Any, spec: str, alpha: float) -> Artefact:
@@ -59,7 +74,7 @@ def fitted_model(ds: Any, spec: str, alpha: float) -> Artefact:
     embedder = load_embedder(spec)
     path = bench_cache() / f"b2-model-{embedder.identity.id.replace('/', '_')}-{alpha}.bin"
     if path.is_file():
-        return Artefact.from_bytes(path.read_bytes(), KEY)
+        return Artefact.from_bytes(path.read_bytes(), VerifyKeys.parse(KEY.public_b64))
     train = ds.subset(ds.split == "train")
     print(f"fitting the Banking77 model ({len(train.texts)} traces, {spec}) ...", flush=True)
     art = fit(embeddings(train, embedder), train.gold.tolist(), embedder=embedder.identity,
@@ -307,15 +322,18 @@ def main() -> None:
     try:
         registry = Registry.from_settings(stack.redis)
         labels = sorted(set(ds.gold.tolist()))
-        registry.put_task(Task(name="banking77", labels=labels, alpha=args.alpha,
-                               embedder=args.embedder))
+        task = Task(name="banking77", labels=labels, alpha=args.alpha, embedder=args.embedder)
+        registry.put_task(task)
+        model = model.with_binding(binding_for(task, embedder=model.embedder.id,
+                                               delta_k=model.delta,
+                                               traces={"n": model.manifest["n_traces"]}))
         version = registry.add_version("banking77", model.to_bytes(KEY), model.manifest)
         registry.set_current("banking77", version)
         replay = tmp / "replay.jsonl"
         replay.write_text("".join(orjson.dumps({"text": t, "label": y}).decode() + "\n"
                                   for t, y in zip(ds.texts, ds.gold.tolist(), strict=True)))
         ports = {"router": free_port(), "worker": free_port()}
-        env = {**os.environ, **stack.env(), "TRACER_STREAM_MODEL_SIGNING_KEY": KEY.decode(),
+        env = {**os.environ, **stack.env(), VERIFY_KEYS_ENV: KEY.public_b64,
                "TRACER_STREAM_KAFKA_FETCH_WAIT_MAX_MS": FETCH_WAIT_MS,
                "TRACER_STREAM_ROUTER_HTTP_PORT": str(ports["router"]),
                "TRACER_STREAM_ROUTER_BATCH_MAX_SIZE": str(args.batch),

@@ -20,7 +20,7 @@ from tracer_stream.bus import BatchConsumer, Producer
 from tracer_stream.bus.reply_topics import ReplyTopics
 from tracer_stream.config import RouterSettings, masked_dump
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
-from tracer_stream.registry import Registry
+from tracer_stream.registry import Registry, TaskWatch
 from tracer_stream.routing import (
     BatchRouter,
     Deduper,
@@ -49,6 +49,7 @@ class RouterService:
     def __init__(self, settings: RouterSettings, *, stop: StopFlag | None = None,
                  metrics_registry: CollectorRegistry = REGISTRY) -> None:
         self.settings = settings
+        verify_keys = settings.verify_keys()  # no key: refuse to start, naming the setting
         self.stop = stop or StopFlag()
         self.heartbeat = Heartbeat()
         self.metrics = RouterMetrics(metrics_registry)
@@ -60,9 +61,7 @@ class RouterService:
         self.guard = RedisGuard()
         self.holder = ModelHolder()
         self.embedders = EmbedderPool(settings.embedder)
-        self.loader = StateLoader(self.registry,
-                                  settings.model_signing_key.get_secret_value().encode(),
-                                  self.embedders)
+        self.loader = StateLoader(self.registry, verify_keys, self.embedders)
         self.deduper = Deduper(client, self.guard, prefix=prefix, ttl_s=settings.dedupe_ttl_s)
         self.producer = Producer(settings.kafka)
         self.reply_topics = ReplyTopics.of(self.producer, topics)
@@ -96,9 +95,6 @@ class RouterService:
     def run(self) -> int:
         """Serve until stopped; returns the process exit code."""
         s = self.settings
-        if s.uses_dev_signing_key:
-            log.warning("using the development model signing key; set "
-                        "TRACER_STREAM_MODEL_SIGNING_KEY in production")
         log.info("router starting: %s", masked_dump(s))
         if threading.current_thread() is threading.main_thread():
             self.stop.install()
@@ -111,6 +107,8 @@ class RouterService:
         feed = AnnouncementFeed(s.kafka, s.topics.name("models"))
         refresher = ModelRefresher(self.holder, self.loader, self.guard, announcements=feed.poll,
                                    interval_s=s.model_refresh_s)
+        task_watch = TaskWatch(self.registry, lambda task: self._task_applied(task, refresher))
+        task_watch.start()
         refresher.refresh()
         for state in self.holder.snapshot().values():  # warm every task's embedder up front
             self.embedders.get(state.task.embedder)
@@ -119,6 +117,7 @@ class RouterService:
         try:
             self._loop(self.consumer, self.producer)
         finally:
+            task_watch.stop()
             refresher.stop()
             self.consumer.close()
             self.producer.close()
@@ -127,6 +126,13 @@ class RouterService:
             self.registry.close()
         log.info("router stopped")
         return 0
+
+    def _task_applied(self, task: str, refresher: ModelRefresher) -> None:
+        """A served task was applied again (``task apply``): re-read the registry now, so a
+        changed label set or prompt closes its gate (``task_changed``) within about a second.
+        A task not served yet is read on first sight anyway."""
+        if task in self.holder.snapshot():
+            refresher.wake()
 
     def _loop(self, consumer: BatchConsumer, producer: Producer) -> None:
         s = self.settings

@@ -110,6 +110,7 @@ def run(settings: TrainerSettings) -> int:
     from tracer_stream.bus import ensure_topics
     from tracer_stream.obs import ServiceHTTP
 
+    settings.verify_keys()  # no signing key: refuse to start, naming the setting
     ensure_topics(settings.kafka, settings.topics)
     metrics = CollectorRegistry()
     runtime = TrainerRuntime(settings, metrics)

@@ -19,7 +19,7 @@ from tracer_stream.config import WorkerSettings
 from tracer_stream.labelling import CallSlots, Intake, Labeller, OutcomeLog, TaskCache
 from tracer_stream.llm import Teacher, build_teacher
 from tracer_stream.obs import Heartbeat, ServiceHTTP, StopFlag
-from tracer_stream.registry import Registry
+from tracer_stream.registry import Registry, TaskWatch
 from tracer_stream_worker.metrics import WorkerMetrics
 from tracer_stream_worker.publisher import Publisher
 from tracer_stream_worker.stream import StreamingLoop
@@ -75,6 +75,7 @@ class WorkerService:
                  self.settings.group_id, self.settings.max_concurrency,
                  self.settings.task_concurrency, self.settings.http_host, http.port)
         self.loop.partitions.subscribe(self.source_topic)
+        task_watch = TaskWatch(self.registry, self.tasks.invalidate).start()
         try:
             with asyncio.Runner() as runner:
                 try:
@@ -82,6 +83,7 @@ class WorkerService:
                 finally:
                     runner.run(self.teacher.aclose())
         finally:
+            task_watch.stop()
             self.consumer.close()
             self.publisher.close()
             self.producer.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.integration.procs import VERIFIER_ENV
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.stack import EmbeddedStack, free_port
 
@@ -56,8 +57,10 @@ def fresh_topics(kafka: KafkaSettings) -> TopicSettings:
 
 @pytest.fixture(scope="session")
 def service_env(stack: EmbeddedStack) -> dict[str, str]:
-    """Environment for a tracer-stream subprocess pointed at the test stack."""
-    return {**os.environ, **stack.env(), "TRACER_STREAM_TOPICS_PREFIX": stack.topics.prefix}
+    """Environment for a tracer-stream subprocess pointed at the test stack, trusting the
+    session's model key (a trainer adds :data:`~tests.integration.procs.SIGNER_ENV`)."""
+    return {**os.environ, **stack.env(), "TRACER_STREAM_TOPICS_PREFIX": stack.topics.prefix,
+            **VERIFIER_ENV}
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tracer_stream.signing import SIGNING_KEY_ENV, VERIFY_KEYS_ENV, SigningKey, VerifyKeys
+
+MODEL_KEY = SigningKey.generate()
+"""This test session's model signing key (the trainer's): made per session, never stored."""
+TRUSTED = VerifyKeys.parse(MODEL_KEY.public_b64)
+"""What every service of the session trusts: the public half of :data:`MODEL_KEY`."""
+SIGNER_ENV = {SIGNING_KEY_ENV: MODEL_KEY.seed_b64}
+"""Extra environment of a process that signs models (a trainer)."""
+VERIFIER_ENV = {VERIFY_KEYS_ENV: MODEL_KEY.public_b64}
+"""Extra environment of every service (routers, workers, trainers)."""
+
 
 class ServiceProcess:
     """``tracer-stream <args>`` in a subprocess with its output in ``log``."""

@@ -28,6 +28,7 @@ from tests.integration.test_router_kit import (
 )
 from tracer_stream.config import KafkaSettings, RedisSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel
+from tracer_stream.signing import SigningKey
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +194,7 @@ def test_fail_safe_reasons_defer_instead_of_answering(
         dep: Deployment, router: Router, out: Collector) -> None:
     forged, mismatch, closed = (dep.new_task(n) for n in ("forged", "mismatch", "closed"))
     model = fit_model(seed=0)
-    version = dep.registry.add_version(forged, model.to_bytes(b"not-the-signing-key"),
-                                       model.manifest)
-    dep.registry.set_current(forged, version)
+    version = dep.publish_blob(forged, model.to_bytes(SigningKey.generate()), model.manifest)
     definition = dep.registry.get_task(mismatch)
     assert definition is not None
     dep.registry.put_task(definition.model_copy(update={"embedder": "hash:128"}))

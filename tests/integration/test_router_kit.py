@@ -18,7 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.procs import MODEL_KEY, ServiceProcess, env_with, wait_until
 from tracer_stream.bus import Producer, ensure_topics
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, Message, RoutedLabel, decode
@@ -27,8 +27,8 @@ from tracer_stream.learn import Artefact, FitConfig, fit
 from tracer_stream.registry import Registry
 from tracer_stream.stack import free_port
 from tracer_stream.tasks import Task
+from tracer_stream.tasks.binding import binding_for
 
-SIGNING_KEY = "integration-test-signing-key"
 EMBEDDER = "hash:256"
 VOCAB = {"card": ["card", "lost", "stolen", "pin", "atm", "blocked"],
          "weather": ["rain", "sunny", "forecast", "cloud", "storm", "wind"],
@@ -49,10 +49,12 @@ def synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def fit_model(seed: int = 0, alpha: float = 0.9) -> Artefact:
-    """A small certified model (fits in well under a second)."""
+def fit_model(seed: int = 0, alpha: float = 0.9, rename: dict[str, str] | None = None
+              ) -> Artefact:
+    """A small certified model (fits in well under a second); ``rename`` maps labels."""
     embedder = load_embedder(EMBEDDER)
     texts, labels = synthetic(900, seed)
+    labels = [(rename or {}).get(y, y) for y in labels]
     return fit(embedder.embed(texts), labels, embedder=embedder.identity,
                config=FitConfig(zoo="fast", families=("global",), alphas=(alpha,),
                                 target_alpha=alpha, seed=seed))
@@ -77,10 +79,18 @@ class Deployment:
                                        "audit_rate": 0.0, "embedder": EMBEDDER, **fields}))
         return name
 
-    def publish(self, task: str, artefact: Artefact) -> str:
-        """Store a signed version and make it current (the trainer's job)."""
-        version = self.registry.add_version(task, artefact.to_bytes(SIGNING_KEY.encode()),
-                                            artefact.manifest)
+    def publish(self, task: str, artefact: Artefact, *, bind_to: Task | None = None) -> str:
+        """Bind the model to the task as registered (or to ``bind_to``), sign it with the
+        session's key, store it and make it current (the trainer's job)."""
+        definition = bind_to or self.registry.get_task(task)
+        assert definition is not None
+        bound = artefact.with_binding(binding_for(definition, embedder=artefact.embedder.id,
+                                                  delta_k=artefact.delta, traces={"n": 900}))
+        return self.publish_blob(task, bound.to_bytes(MODEL_KEY), bound.manifest)
+
+    def publish_blob(self, task: str, blob: bytes, manifest: dict[str, Any]) -> str:
+        """Store ``blob`` as a new version and make it current, as is."""
+        version = self.registry.add_version(task, blob, manifest)
         self.registry.set_current(task, version, reason="test")
         return version
 
@@ -187,8 +197,7 @@ def make_deployment(kafka: KafkaSettings, redis_settings: RedisSettings,
            "TRACER_STREAM_REDIS_KEY_PREFIX": prefix,
            "TRACER_STREAM_ROUTER_GROUP_ID": f"router-{uuid.uuid4().hex[:8]}",
            "TRACER_STREAM_ROUTER_EMBEDDER": EMBEDDER,
-           "TRACER_STREAM_ROUTER_MODEL_REFRESH_S": "1",
-           "TRACER_STREAM_MODEL_SIGNING_KEY": SIGNING_KEY}
+           "TRACER_STREAM_ROUTER_MODEL_REFRESH_S": "1"}
     return Deployment(kafka, topics, registry, env, tmp)
 
 

@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.procs import SIGNER_ENV, ServiceProcess, env_with, wait_until
 from tests.integration.test_router_kit import Collector, Router
 from tests.unit.training.synth import EMBEDDER, LABELS, traffic
 from tracer_stream.bus import Producer
@@ -61,7 +61,7 @@ class TrainerHarness:
         self.state = TrainerState(self.registry.client, prefix)
         self.store_root = tmp_path / "state" / "traces"
         self.port = free_port()
-        self.env = env_with(base_env, **{
+        self.env = env_with(base_env, **SIGNER_ENV, **{
             "TRACER_STREAM_TOPICS_PREFIX": topics.prefix,
             "TRACER_STREAM_REDIS_KEY_PREFIX": prefix,
             "TRACER_STREAM_STATE_DIR": str(tmp_path / "state"),

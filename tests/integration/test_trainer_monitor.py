@@ -12,16 +12,15 @@ import sys
 
 import numpy as np
 
-from tests.integration.procs import wait_until
+from tests.integration.procs import MODEL_KEY, TRUSTED, wait_until
 from tests.integration.test_trainer import TASK, MakeHarness, TrainerHarness
 from tests.integration.test_trainer import make_harness as make_harness  # the fixture
 from tests.unit.training.synth import EMBEDDER, serve, traffic
-from tracer_stream.config.settings import DEV_SIGNING_KEY
 from tracer_stream.contracts import Trace
 from tracer_stream.embed import load_embedder
 from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit
+from tracer_stream.tasks.binding import binding_for
 
-KEY = DEV_SIGNING_KEY.encode()
 SHIFT = {"billing": "refund"}  # the teacher now files every billing question as a refund
 
 
@@ -40,7 +39,7 @@ def publish_first_version(h: TrainerHarness) -> Artefact:
                what=f"v1 published\n{proc.output()[-3000:]}")
     # v1 may come out of the refit at 1,000 traces: let the rest be stored before counting
     wait_until(lambda: h.stored() == 1200, 60, 0.1, what="the first 1,200 traces stored")
-    return Artefact.from_bytes(h.registry.blob(TASK, "v1"), KEY)
+    return Artefact.from_bytes(h.registry.blob(TASK, "v1"), TRUSTED)
 
 
 def send_served(h: TrainerHarness, art: Artefact, version: str, requests: list[Trace],
@@ -64,7 +63,11 @@ def test_a_deliberately_bad_model_is_shut_off_by_the_live_monitor(
     publish_first_version(h)
     bad = fit_offline(list(traffic(1200, seed=12, remap=SHIFT)))
     assert bad.certified  # certified on wrong labels: it looks fine on paper
-    h.registry.add_version(TASK, bad.to_bytes(KEY), bad.manifest)
+    definition = h.registry.get_task(TASK)
+    assert definition is not None
+    bad = bad.with_binding(binding_for(definition, embedder=bad.embedder.id, delta_k=bad.delta,
+                                       traces={"n": 1200}))
+    h.registry.add_version(TASK, bad.to_bytes(MODEL_KEY), bad.manifest)
     promoted = subprocess.run([sys.executable, "-m", "tracer_stream.cli.main", "model",
                                "promote", TASK, "v2"], env=h.env, capture_output=True,
                               text=True, timeout=60)

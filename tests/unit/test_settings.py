@@ -44,14 +44,23 @@ def test_secrets_are_masked_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACER_STREAM_WORKER_API_KEY", "sk-very-secret")
     monkeypatch.setenv("TRACER_STREAM_KAFKA_SASL_PASSWORD", "kafka-secret")
     monkeypatch.setenv("TRACER_STREAM_REDIS_URL", "redis://:redis-secret@host:6379/0")
-    monkeypatch.setenv("TRACER_STREAM_MODEL_SIGNING_KEY", "hmac-secret")
     settings = WorkerSettings()
     text = f"{settings!r} {settings} {masked_dump(settings)}"
-    for secret in ("sk-very-secret", "kafka-secret", "redis-secret", "hmac-secret"):
+    for secret in ("sk-very-secret", "kafka-secret", "redis-secret"):
         assert secret not in text
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "sk-very-secret"
     assert settings.kafka.common_config()["sasl.password"] == "kafka-secret"
-    assert not settings.uses_dev_signing_key
+
+
+def test_the_model_signing_key_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracer_stream.config import TrainerSettings
+    from tracer_stream.signing import SigningKey
+
+    seed = SigningKey.generate().seed_b64
+    monkeypatch.setenv("TRACER_STREAM_MODEL_SIGNING_KEY", seed)
+    settings = TrainerSettings()
+    assert seed not in f"{settings!r} {settings} {masked_dump(settings)}"
+    assert settings.signing_key().seed_b64 == seed
 
 
 def test_invalid_values_are_rejected() -> None:

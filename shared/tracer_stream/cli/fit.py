@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_fit_options(parser, alphas="0.9,0.95,0.98", zoo="default")
     parser.add_argument("--out", type=Path, default=Path("model.tsm"),
                         help="model file to write (default: model.tsm)")
-    add_key_option(parser)
+    add_key_option(parser, sign=True)
     add_quiet_option(parser)
     parser.set_defaults(handler=_run)
 
@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     from tracer_stream.report.texts import splits_text
 
     feedback = Feedback(args.quiet)
-    key = signing_key(args.key_env, feedback)  # a missing key fails before the slow work
+    key = signing_key(args.key_env)  # a missing key fails before the slow work
     art = fit_file(FitRequest.from_args(args), feedback)
     size = save_model(art, args.out, key)
     m = art.manifest

@@ -51,7 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         print("\n# point tracer-stream at this stack (secrets masked here):")
         for key, value in stack.env().items():
             print(f"export {key}={mask_secrets(value, key=key)}")
-        print(f"# the complete settings: source {state_dir / 'stack.env'}")
+        print(f"# the complete settings, with a throw-away model key pair for this stack: "
+              f"source {state_dir / 'stack.env'}")
         return 0
     if args.action == "down":
         stopped = stack.down()

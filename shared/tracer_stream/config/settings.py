@@ -41,9 +41,10 @@ from tracer_stream.errors import ConfigError
 if TYPE_CHECKING:
     import redis
 
+from tracer_stream.signing import SIGNING_KEY_ENV, VERIFY_KEYS_ENV, SigningKey, VerifyKeys
+
 DEFAULT_KAFKA_PORT = 39092
 DEFAULT_REDIS_PORT = 36379
-DEV_SIGNING_KEY = "dev-only-insecure-signing-key"
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -277,19 +278,25 @@ class _ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     """Bind address of /healthz, /readyz, /metrics (set 0.0.0.0 in containers)."""
     http_port: int = Field(default=0, ge=0, le=65535)
-    model_signing_key: SecretStr = Field(
-        default=SecretStr(DEV_SIGNING_KEY),
-        validation_alias=AliasChoices("TRACER_STREAM_MODEL_SIGNING_KEY", "model_signing_key"),
-        description="HMAC key that signs model artefacts; shared by trainer and routers",
+    model_verify_keys: str = Field(
+        default="",
+        validation_alias=AliasChoices(VERIFY_KEYS_ENV, "model_verify_keys"),
+        description="Ed25519 public keys (base64, comma-separated) whose model artefacts this "
+                    "service accepts; several while keys rotate (docs/security.md)",
     )
     state_dir: Path = Field(
         default=Path(".tracer-stream"),
         validation_alias=AliasChoices("TRACER_STREAM_STATE_DIR", "state_dir"),
     )
 
-    @property
-    def uses_dev_signing_key(self) -> bool:
-        return self.model_signing_key.get_secret_value() == DEV_SIGNING_KEY
+    def verify_keys(self) -> VerifyKeys:
+        """The trusted public keys; :class:`ConfigError` (one line naming the setting) when
+        none is set. There is no built-in key."""
+        keys = VerifyKeys.parse(self.model_verify_keys)
+        if not keys.keys:
+            raise ConfigError(f"{VERIFY_KEYS_ENV} is not set: give the public key(s) whose "
+                              "models to accept (tracer-stream keys generate)")
+        return keys
 
 
 class RouterSettings(_ServiceSettings):
@@ -418,6 +425,24 @@ class TrainerSettings(_ServiceSettings):
     """Close a task's gate when a router raises an alarm (the novelty-rate watch) for its
     current version; off: the alarm only starts a calibration epoch and the audit boost."""
     http_port: int = 8083
+    model_signing_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(SIGNING_KEY_ENV, "model_signing_key"),
+        description="Ed25519 private key (base64 of the 32-byte seed) that signs the models "
+                    "this trainer publishes; only the trainer holds it",
+    )
+
+    def signing_key(self) -> SigningKey:
+        """The private key; :class:`ConfigError` (one line naming the setting) when unset."""
+        if self.model_signing_key is None or not self.model_signing_key.get_secret_value():
+            raise ConfigError(f"{SIGNING_KEY_ENV} is not set: the trainer signs the models it "
+                              "publishes with it (tracer-stream keys generate)")
+        return SigningKey.parse(self.model_signing_key.get_secret_value())
+
+    def verify_keys(self) -> VerifyKeys:
+        """The trusted public keys plus the trainer's own (it reads back what it signed)."""
+        own = self.signing_key().public
+        return VerifyKeys.parse(self.model_verify_keys).including([own])
 
 
 def masked_dump(settings: BaseModel) -> dict[str, Any]:

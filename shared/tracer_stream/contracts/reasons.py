@@ -61,6 +61,12 @@ class DeferReason(StrEnum):
     LABEL_NOT_CERTIFIED = "label_not_certified"
     """The learning core's per-item reason in per-label mode: the predicted label has no
     certificate of its own."""
+    TASK_CHANGED = "task_changed"
+    """The task's labels or prompt changed since the current model was certified: its gate
+    stays closed until a model certified on the new definition is current."""
+    MODEL_BINDING_MISMATCH = "model_binding_mismatch"
+    """The current model is not bound to this task (another task's, no binding, or labels the
+    task does not have)."""
     NOVEL_INPUT = "novel_input"
     """The learning core's per-item reason for an input far from every label seen in training
     (the router's novelty watch counts it)."""
@@ -69,7 +75,8 @@ class DeferReason(StrEnum):
 WHOLE_TASK: frozenset[DeferReason] = frozenset({
     DeferReason.GATE_CLOSED, DeferReason.NO_MODEL, DeferReason.UNCERTIFIED,
     DeferReason.ALPHA_NOT_ON_FRONTIER, DeferReason.MODEL_INVALID, DeferReason.EMBEDDER_MISMATCH,
-    DeferReason.REDIS_UNAVAILABLE, DeferReason.REGISTRY_STALE})
+    DeferReason.REDIS_UNAVAILABLE, DeferReason.REGISTRY_STALE, DeferReason.TASK_CHANGED,
+    DeferReason.MODEL_BINDING_MISMATCH})
 """Defer reasons decided for the whole task before the request's text is looked at: the LLM
 answers such requests whatever they say, so their traces are an unbiased sample of traffic."""
 

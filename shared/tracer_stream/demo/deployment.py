@@ -10,7 +10,6 @@ on, so that a demo never talks to a production cluster or LLM by accident.
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from tracer_stream.config import TopicSettings
 from tracer_stream.demo.processes import ProcessRef, ServiceProcess
 from tracer_stream.errors import TracerStreamError
 from tracer_stream.registry import Registry
+from tracer_stream.signing import SIGNING_KEY_ENV, VERIFY_KEYS_ENV, SigningKey
 from tracer_stream.stack import EmbeddedStack, free_port
 
 __all__ = ["DemoError", "Deployment", "ServiceOptions"]
@@ -63,7 +63,7 @@ class Deployment:
         self.ports = {name: free_port() for name in SERVICES}
         self.services: dict[str, ServiceProcess] = {}
         self._registry: Registry | None = None
-        self._signing_key = secrets.token_hex(16)  # one per run: artefacts stay local
+        self._model_key = SigningKey.generate()  # a throw-away key pair for this run only
 
     @property
     def registry(self) -> Registry:
@@ -77,7 +77,7 @@ class Deployment:
         opts = self.options
         env = {**base, **self.stack.env(), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
                "TRACER_STREAM_STATE_DIR": str(self.run_dir),
-               "TRACER_STREAM_MODEL_SIGNING_KEY": self._signing_key,
+               VERIFY_KEYS_ENV: self._model_key.public_b64,
                f"TRACER_STREAM_{service.upper()}_HTTP_PORT": str(self.ports[service])}
         if service == "router":
             env |= {"TRACER_STREAM_ROUTER_AUDIT_SEED": str(opts.seed),
@@ -89,7 +89,8 @@ class Deployment:
                     "TRACER_STREAM_WORKER_REPLAY_SEED": str(opts.seed),
                     "TRACER_STREAM_WORKER_PRICE_PER_CALL_USD": str(opts.price_per_call_usd)}
         else:  # the demo asks for the daily refits itself; alarms refit within a day
-            env |= {"TRACER_STREAM_TRAINER_REFIT_MIN_NEW_TRACES": NEVER_S,
+            env |= {SIGNING_KEY_ENV: self._model_key.seed_b64,
+                    "TRACER_STREAM_TRAINER_REFIT_MIN_NEW_TRACES": NEVER_S,
                     "TRACER_STREAM_TRAINER_REFIT_INTERVAL_S": NEVER_S,
                     "TRACER_STREAM_TRAINER_REFIT_CHECK_INTERVAL_S": "0.5",
                     "TRACER_STREAM_TRAINER_DRIFT_COOLDOWN_S": str(DRIFT_COOLDOWN_S),

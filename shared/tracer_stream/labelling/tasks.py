@@ -57,7 +57,9 @@ class _Entry:
 
 
 class TaskCache:
-    """``get(name)`` reads a task from the registry at most every ``refresh_s`` seconds.
+    """``get(name)`` reads a task from the registry at most every ``refresh_s`` seconds, and at
+    the next ``get`` after :meth:`invalidate` (wired to a
+    :class:`~tracer_stream.registry.TaskWatch`, so a ``task apply`` is seen within ~1 s).
 
     A cached task keeps being served while Redis is unreachable. A task that is neither cached
     nor reachable raises :class:`RegistryUnavailable`; a task Redis does not hold (or holds in
@@ -76,6 +78,8 @@ class TaskCache:
         return entry is not None and self._clock() - entry.fetched_at < self.refresh_s
 
     def invalidate(self, name: str) -> None:
+        """Re-read ``name`` at its next :meth:`get` (kept as a fallback while Redis is down).
+        Thread-safe: called from the task watch's thread."""
         entry = self._entries.get(name)
         if entry is not None:
             entry.fetched_at = float("-inf")

@@ -7,6 +7,7 @@ Pure library (no Kafka, no Redis, no embedders). See ``docs/learning-core.md``.
 >>> art.route(X_new).accepted                                             # doctest: +SKIP
 """
 
+from ..signing import SigningKey, VerifyKeys
 from .artefact import Artefact, RouteResult
 from .config import EmbedderRef, FitConfig
 from .fit import fit
@@ -21,6 +22,8 @@ __all__ = [
     "GateResult",
     "LiveMonitor",
     "RouteResult",
+    "SigningKey",
+    "VerifyKeys",
     "calibration_partition",
     "certify",
     "fit",

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbedderError, LearnError
+from ..signing import SigningKey, VerifyKeys
 from .acceptor import Acceptor, features
 from .config import EmbedderRef
 from .novelty import CentroidIndex
@@ -72,11 +73,18 @@ class Artefact:
 
     def with_version(self, version: str) -> Artefact:
         """A copy carrying ``version`` in its manifest (set by the trainer/registry)."""
-        clone = Artefact(labels=self.labels, members=self.members, index=self.index,
-                         frontier=self.frontier, target_alpha=self.target_alpha,
-                         embedder=self.embedder, novelty=self.novelty, manifest=self._manifest)
-        clone._manifest["version"] = version
-        return clone
+        return self._with_manifest(version=version)
+
+    def with_binding(self, binding: dict[str, Any]) -> Artefact:
+        """A copy whose (signed) manifest binds the certificate to the task it was fitted for
+        (see :mod:`tracer_stream.tasks.binding`)."""
+        return self._with_manifest(binding=dict(binding))
+
+    def _with_manifest(self, **fields: Any) -> Artefact:
+        return Artefact(labels=self.labels, members=self.members, index=self.index,
+                        frontier=self.frontier, target_alpha=self.target_alpha,
+                        embedder=self.embedder, novelty=self.novelty,
+                        manifest={**self._manifest, **fields})
 
     def check_embedder(self, ref: EmbedderRef) -> None:
         """Raise :class:`EmbedderError` unless ``ref`` is the embedder this model was fit on."""
@@ -182,16 +190,17 @@ class Artefact:
         }
 
     # -- persistence ----------------------------------------------------------------------
-    def to_bytes(self, signing_key: bytes) -> bytes:
+    def to_bytes(self, signing_key: SigningKey) -> bytes:
         """Signed, non-executable serialisation (see :mod:`.serialize`)."""
         from .serialize import dumps
 
         return dumps(self, signing_key)
 
     @classmethod
-    def from_bytes(cls, blob: bytes, signing_key: bytes) -> Artefact:
-        """Verify the signature, then load; :class:`ArtefactAuthError` before any parsing."""
+    def from_bytes(cls, blob: bytes, verify_keys: VerifyKeys) -> Artefact:
+        """Verify the signature with a trusted key, then load; :class:`ArtefactAuthError`
+        before any parsing."""
         from .serialize import loads
 
-        return loads(blob, signing_key)
+        return loads(blob, verify_keys)
 

@@ -146,7 +146,7 @@ def certify(
         and for the traces-needed estimate when ``scores`` is a sub-population (RSB stage 2).
     min_accepted
         Where the walk starts: thresholds that accept fewer calibration items than this (or
-        than ``n_min``) are skipped, as in the skip rule of ``docs/gate.md``. It must be fixed before
+        than ``n_min``) are skipped (the skip rule of ``docs/gate.md``). It must be fixed before
         calibration (e.g. a share predicted on validation times the calibration size); like the
         skip rule it depends on the scores only, never on the disagreements.
     """

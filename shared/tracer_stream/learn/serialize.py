@@ -1,22 +1,24 @@
-"""Signed artefact blobs: ``MAGIC | HMAC-SHA256(key, payload) | payload``.
+"""Signed artefact blobs: ``MAGIC | key id | Ed25519 signature | payload``.
 
-The payload is an ``.npz`` archive (loaded with ``allow_pickle=False``) of numeric arrays plus
-two JSON documents (state and manifest) stored as bytes. Linear models, MLPs, the river learner,
-acceptors and the novelty index are pure numbers; only the opt-in tree ensembles carry a pickled
-scikit-learn object, inside a byte array that is unpickled strictly after the signature verified.
+The signature covers ``MAGIC | key id | payload``; the key id (8 bytes, see
+:func:`~.signing.key_id`) names the public key that verifies it. The payload is an ``.npz``
+archive (written and read with ``allow_pickle=False``) of numeric arrays plus two JSON documents
+(state and manifest) stored as bytes. Every part is data: linear models, MLPs, the river
+learner, the tree ensembles (their nodes as arrays), acceptors and the novelty index are numbers,
+so even a validly signed blob cannot make the loader run code.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
+import zipfile
 from typing import Any
 
 import numpy as np
 
 from ..errors import ArtefactAuthError, LearnError
+from ..signing import KEY_ID_LEN, SIGNATURE_LEN, SigningKey, VerifyKeys
 from .acceptor import Acceptor
 from .artefact import Artefact, Member
 from .config import EmbedderRef
@@ -24,14 +26,15 @@ from .novelty import CentroidIndex
 from .policy import policy_from_dict
 from .zoo import load_member
 
-MAGIC = b"TSARTv1\n"
-_SIG_LEN = hashlib.sha256().digest_size
+MAGIC = b"TSARTv2\n"
+_OLD_MAGIC = b"TSARTv1\n"
+HEADER_LEN = len(MAGIC) + KEY_ID_LEN + SIGNATURE_LEN
 
 
-def dumps(art: Artefact, signing_key: bytes) -> bytes:
-    """Serialise and sign ``art`` with ``signing_key``."""
-    if not signing_key:
-        raise LearnError("an artefact needs a non-empty signing key")
+def dumps(art: Artefact, signing_key: SigningKey) -> bytes:
+    """Serialise ``art`` and sign it with ``signing_key``."""
+    if not isinstance(signing_key, SigningKey):
+        raise LearnError("an artefact is signed with an Ed25519 SigningKey")
     arrays: dict[str, np.ndarray] = {}
     members: list[dict[str, Any]] = []
     for i, (name, member) in enumerate(art.members.items()):
@@ -51,24 +54,37 @@ def dumps(art: Artefact, signing_key: bytes) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **arrays)
     payload = buf.getvalue()
-    return MAGIC + hmac.new(signing_key, payload, hashlib.sha256).digest() + payload
+    signed = MAGIC + signing_key.key_id + payload
+    return MAGIC + signing_key.key_id + signing_key.sign(signed) + payload
 
 
-def loads(blob: bytes, signing_key: bytes) -> Artefact:
-    """Verify the signature of ``blob``, then rebuild the artefact.
+def loads(blob: bytes, verify_keys: VerifyKeys) -> Artefact:
+    """Verify the signature of ``blob`` with a trusted key, then rebuild the artefact.
 
     Raises :class:`ArtefactAuthError` (before reading any of the payload) when the blob is not
-    an artefact, is truncated, or its signature does not match ``signing_key``.
+    an artefact, is truncated, was signed by a key not in ``verify_keys``, or its signature does
+    not verify.
     """
-    if not signing_key:
-        raise ArtefactAuthError("no signing key given; refusing to load an artefact")
-    if len(blob) < len(MAGIC) + _SIG_LEN or not blob.startswith(MAGIC):
+    if not verify_keys.keys:
+        raise ArtefactAuthError("no verify key given; refusing to load an artefact")
+    if blob.startswith(_OLD_MAGIC):
+        raise ArtefactAuthError("artefact of format v1 (HMAC-signed) is no longer accepted; "
+                                "refit it")
+    if len(blob) < HEADER_LEN or not blob.startswith(MAGIC):
         raise ArtefactAuthError("not a signed tracer-stream artefact")
-    signature = blob[len(MAGIC):len(MAGIC) + _SIG_LEN]
-    payload = blob[len(MAGIC) + _SIG_LEN:]
-    expected = hmac.new(signing_key, payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
-        raise ArtefactAuthError("artefact signature does not verify; not loaded")
+    signer = blob[len(MAGIC):len(MAGIC) + KEY_ID_LEN]
+    signature = blob[len(MAGIC) + KEY_ID_LEN:HEADER_LEN]
+    payload = blob[HEADER_LEN:]
+    verify_keys.verify(signer, signature, MAGIC + signer + payload)
+    try:
+        return _rebuild(payload)
+    except (ValueError, KeyError, TypeError, IndexError, OSError, zipfile.BadZipFile) as exc:
+        raise LearnError(f"artefact payload is malformed ({type(exc).__name__}: {exc}); "
+                         "not loaded") from None
+
+
+def _rebuild(payload: bytes) -> Artefact:
+    """The artefact from a verified payload (data only: ``allow_pickle=False``)."""
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     state = json.loads(arrays.pop("state.json").tobytes())

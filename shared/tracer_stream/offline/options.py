@@ -65,11 +65,17 @@ def add_fit_options(parser: argparse.ArgumentParser, *, alphas: str, zoo: str) -
     add_embedding_options(parser, for_fit=True)
 
 
-def add_key_option(parser: argparse.ArgumentParser) -> None:
-    """``--signing-key-env VAR``."""
-    parser.add_argument("--signing-key-env", dest="key_env", metavar="VAR",
-                        help="environment variable holding the model signing key (default: "
-                             "TRACER_STREAM_MODEL_SIGNING_KEY, else an insecure dev key)")
+def add_key_option(parser: argparse.ArgumentParser, *, sign: bool = False) -> None:
+    """``--signing-key-env VAR`` (``sign``: for ``fit``) or ``--verify-keys-env VAR``."""
+    if sign:
+        parser.add_argument("--signing-key-env", dest="key_env", metavar="VAR",
+                            help="environment variable holding the Ed25519 private key that "
+                                 "signs the model (default: TRACER_STREAM_MODEL_SIGNING_KEY)")
+        return
+    parser.add_argument("--verify-keys-env", dest="key_env", metavar="VAR",
+                        help="environment variable holding the trusted public keys, "
+                             "comma-separated (default: TRACER_STREAM_MODEL_VERIFY_KEYS plus "
+                             "the public half of TRACER_STREAM_MODEL_SIGNING_KEY)")
 
 
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ import orjson
 from tracer_stream.learn import Artefact
 from tracer_stream.report import build_report, render_html, render_json
 
-from .models import load_model, signing_key
+from .models import load_model, verify_keys
 from .progress import Feedback
 from .traces import TraceFile, read_traces
 from .vectors import model_inputs
@@ -44,7 +44,7 @@ class ModelRequest:
     def load(self, feedback: Feedback, *, require_labels: bool
              ) -> tuple[Artefact, TraceFile, np.ndarray]:
         """The verified model, the traces and their embeddings (checked against the model)."""
-        art = load_model(self.model, signing_key(self.key_env, feedback), self.key_env)
+        art = load_model(self.model, verify_keys(self.key_env), self.key_env)
         art.policy(self.alpha)  # an α that is not on the frontier fails before any work
         traces = read_traces(self.traces, require_labels=require_labels)
         X = model_inputs(art, traces.texts, embeddings=self.embeddings, embedder=self.embedder,

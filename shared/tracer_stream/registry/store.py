@@ -5,6 +5,9 @@ Key layout (``P`` is the configured key prefix, default ``tracer:``)::
 
     P tasks                          set of task names
     P task:{task}                    task definition (JSON)
+    P task-versions                  hash: task name -> number of times it was applied
+    P task-changes                   pub/sub channel: the name of every task applied
+                                     (:class:`~tracer_stream.registry.watch.TaskWatch`)
     P model:{task}:seq               version counter (versions are v1, v2, ...)
     P model:{task}:versions          list of versions, oldest first
     P model:{task}:blob:{version}    signed artefact bytes (authenticated by the learning core)
@@ -57,10 +60,24 @@ class Registry:
 
     # tasks -------------------------------------------------------------------------------
     def put_task(self, task: Task) -> None:
+        """Store ``task`` and tell every service (pub/sub, plus the version counter that
+        :meth:`task_versions` polls when a message was missed)."""
         pipe = self.client.pipeline()
         pipe.set(self._k("task", task.name), task.to_json())
         pipe.sadd(self._k("tasks"), task.name)
+        pipe.hincrby(self._k("task-versions"), task.name, 1)
+        pipe.publish(self.task_channel, task.name)
         pipe.execute()
+
+    @property
+    def task_channel(self) -> str:
+        """The pub/sub channel :meth:`put_task` announces task names on."""
+        return self._k("task-changes")
+
+    def task_versions(self) -> dict[str, int]:
+        """How many times each task was applied (one cheap read)."""
+        raw = self.client.hgetall(self._k("task-versions"))
+        return {_text(k): int(v) for k, v in raw.items()}
 
     def delete_task(self, name: str) -> bool:
         """Forget a task's definition (its model versions and history stay, for the record);
@@ -68,7 +85,9 @@ class Registry:
         pipe = self.client.pipeline()
         pipe.delete(self._k("task", name))
         pipe.srem(self._k("tasks"), name)
-        deleted, _ = pipe.execute()
+        pipe.hincrby(self._k("task-versions"), name, 1)
+        pipe.publish(self.task_channel, name)
+        deleted, *_ = pipe.execute()
         return bool(deleted)
 
     def get_task(self, name: str) -> Task | None:

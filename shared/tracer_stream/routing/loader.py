@@ -1,7 +1,10 @@
 """Building a :class:`TaskState` from the registry: task, current version, gate, model.
 
 Redis errors propagate (the caller decides to keep what it knew); everything wrong with the
-model itself becomes a :class:`TaskState` without a model and with the reason.
+model itself becomes a :class:`TaskState` without a model and with the reason: a signature no
+trusted key verifies (``model_invalid``), a binding to another task (``model_binding_mismatch``)
+or to an earlier definition of this task (``task_changed``, see
+:mod:`tracer_stream.tasks.binding`), no certificate at the task's α, another embedder.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
 from tracer_stream.registry import Registry
 from tracer_stream.routing.embedders import EmbedderPool
 from tracer_stream.routing.state import ServedModel, TaskState
+from tracer_stream.signing import VerifyKeys
+from tracer_stream.tasks.binding import mismatch
 
 log = logging.getLogger(__name__)
 
-ArtefactLoader = Callable[[bytes, bytes], ServedModel]
+ArtefactLoader = Callable[[bytes, VerifyKeys], ServedModel]
 
 RETRY_BASE_S = 2.0
 RETRY_MAX_S = 300.0
@@ -39,11 +44,11 @@ def retry_delay(failures: int) -> float:
     return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (failures - 1))
 
 
-def load_artefact(blob: bytes, signing_key: bytes) -> ServedModel:
+def load_artefact(blob: bytes, verify_keys: VerifyKeys) -> ServedModel:
     """Authenticate and load a model blob with the learning core."""
     from tracer_stream.learn import Artefact
 
-    artefact: ServedModel = Artefact.from_bytes(blob, signing_key)
+    artefact: ServedModel = Artefact.from_bytes(blob, verify_keys)
     return artefact
 
 
@@ -62,11 +67,11 @@ def certified_at(model: ServedModel, alpha: float) -> bool | None:
 class StateLoader:
     """Reads one task's state from the registry, reusing an already loaded model version."""
 
-    def __init__(self, registry: Registry, signing_key: bytes, embedders: EmbedderPool, *,
+    def __init__(self, registry: Registry, verify_keys: VerifyKeys, embedders: EmbedderPool, *,
                  artefact_loader: ArtefactLoader = load_artefact,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
-        self._key = signing_key
+        self._keys = verify_keys
         self._embedders = embedders
         self._load_artefact = artefact_loader
         self._clock = clock
@@ -107,12 +112,14 @@ class StateLoader:
                           gate_reason=gate["reason"], audit_boost=rate)
         if version is None:
             return _without(state, DeferReason.NO_MODEL)
+        if previous is not None and previous.version == version and previous.model is not None:
+            return self._with_model(state, previous.model)  # the task changed, the model not
         try:
             blob = self.registry.blob(name, version)
         except RegistryError as exc:  # current points at a version without a blob
             log.error("task %s: %s", name, exc)
             return _without(state, DeferReason.MODEL_INVALID)
-        loaded = self._with_model(state, blob)
+        loaded = self._loaded(state, blob)
         if loaded.model is None and loaded.unavailable in _RETRYABLE:
             failures += 1
             delay = retry_delay(failures)
@@ -121,16 +128,26 @@ class StateLoader:
             return replace(loaded, load_failures=failures, retry_at=self._clock() + delay)
         return loaded
 
-    def _with_model(self, state: TaskState, blob: bytes) -> TaskState:
+    def _loaded(self, state: TaskState, blob: bytes) -> TaskState:
         where = f"task {state.name} version {state.version}"
         try:
-            model = self._load_artefact(blob, self._key)
+            model = self._load_artefact(blob, self._keys)
         except ArtefactAuthError as exc:
             log.error("%s refused: %s", where, exc)
             return _without(state, DeferReason.MODEL_INVALID)
         except Exception as exc:  # a broken blob must not stop the router
             log.error("%s cannot be loaded: %s", where, exc)
             return _without(state, DeferReason.MODEL_INVALID)
+        return self._with_model(state, model)
+
+    def _with_model(self, state: TaskState, model: ServedModel) -> TaskState:
+        """``state`` served by ``model`` if it may serve the task as registered now."""
+        where = f"task {state.name} version {state.version}"
+        refused = mismatch(model.manifest.get("binding"), state.task, model.labels)
+        if refused is not None:
+            log.error("%s refused (%s): %s; deferring its traffic until a model certified "
+                      "for the task as registered now is current", where, *refused)
+            return _without(state, refused[0])
         certified = certified_at(model, state.task.alpha)
         if not certified:
             log.error("%s is not certified at the task's alpha %s; deferring its traffic",

@@ -1,5 +1,6 @@
 """Keeps the :class:`ModelHolder` current: on every model announcement (``promote``,
-``rollback``, ``open_gate``, ``close_gate``, ``audit_boost``) and, as a fallback, every
+``rollback``, ``open_gate``, ``close_gate``, ``audit_boost``), on :meth:`ModelRefresher.wake`
+(a task was applied) and, as a fallback, every
 ``interval_s`` seconds, it re-reads each task's current version, gate state and audit boost
 from the registry and swaps the new mapping in. It runs in a background thread so that loading a
 model never stalls the batch in flight; batches pick the new mapping up at their next snapshot.
@@ -39,7 +40,13 @@ class ModelRefresher:
         self._announcements = announcements
         self.interval_s = interval_s
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Re-read the registry now (a task was applied: see
+        :class:`~tracer_stream.registry.TaskWatch`); callable from any thread."""
+        self._wake.set()
 
     def refresh(self) -> bool:
         """Re-read every registered task now; False (and nothing changed) if Redis failed."""
@@ -85,12 +92,14 @@ class ModelRefresher:
 
     def _wait(self) -> Sequence[ModelAnnounce]:
         if self._announcements is None:
-            self._stop.wait(self.interval_s)
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
             return ()
         deadline = time.monotonic() + self.interval_s
         while not self._stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self._wake.is_set():
+                self._wake.clear()
                 return ()
             got = self._announcements(min(0.25, left))
             if got:
@@ -104,5 +113,6 @@ class ModelRefresher:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)

@@ -2,11 +2,14 @@
 loopback, with logs and pid files under one state directory.
 
 ``up`` is idempotent (a running stack is reported, not duplicated), ``down`` stops exactly the
-processes ``up`` started. The stack is for demos and tests: nothing is persisted.
+processes ``up`` started. The stack is for demos and tests. The broker keeps nothing on disk;
+Redis keeps an append-only file in the state directory, so tasks and models survive a restart.
 
 Redis requires a password even here: ``up`` generates one (``secrets.token_urlsafe``), keeps it
 in ``redis.password`` (mode 0600) under the state directory until ``down``, and hands it to
-every process through :meth:`EmbeddedStack.env` / :attr:`EmbeddedStack.redis`.
+every process through :meth:`EmbeddedStack.env` / :attr:`EmbeddedStack.redis`. ``up`` also
+writes ``stack.env`` (mode 0600): the connection settings plus a throw-away model key pair made
+for this stack (``TRACER_STREAM_MODEL_SIGNING_KEY`` / ``_VERIFY_KEYS``), kept until ``down``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tracer_stream.bus import ensure_topics
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.config.settings import DEFAULT_KAFKA_PORT, DEFAULT_REDIS_PORT
 from tracer_stream.errors import StackError
+from tracer_stream.signing import SIGNING_KEY_ENV, VERIFY_KEYS_ENV, SigningKey
 from tracer_stream.stack.binaries import redis_binary, tansu_binary
 from tracer_stream.stack.ports import port_open, wait_port
 from tracer_stream.stack.process import ManagedProcess
@@ -152,7 +156,7 @@ class EmbeddedStack:
     def down(self) -> list[str]:
         """Stop what ``up`` started; returns the names of the processes stopped."""
         stopped = [p.name for p in (self._broker, self._redis) if p.stop()]
-        for name in ("stack.env", "redis.conf", self.password_file.name):
+        for name in ("stack.env", "redis.conf", self.password_file.name, _MODEL_KEY_FILE):
             (self.state_dir / name).unlink(missing_ok=True)
         return stopped
 
@@ -185,7 +189,27 @@ class EmbeddedStack:
         client.close()
 
     def _write_env_file(self) -> None:
-        lines = [f"export {k}={v}" for k, v in self.env().items()]
-        fd = os.open(self.state_dir / "stack.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+        key = self._model_key()
+        env = {**self.env(), SIGNING_KEY_ENV: key.seed_b64, VERIFY_KEYS_ENV: key.public_b64}
+        _write_private(self.state_dir / "stack.env",
+                       "".join(f"export {k}={v}\n" for k, v in env.items()))
+
+    def _model_key(self) -> SigningKey:
+        """This stack's throw-away model signing key (made at the first ``up``)."""
+        path = self.state_dir / _MODEL_KEY_FILE
+        if path.exists():
+            return SigningKey.parse(path.read_text())
+        key = SigningKey.generate()
+        _write_private(path, key.seed_b64)
+        return key
+
+
+_MODEL_KEY_FILE = "model-signing-key"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    path.chmod(0o600)

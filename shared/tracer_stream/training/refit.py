@@ -41,6 +41,7 @@ from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, spend_del
 from tracer_stream.registry import FencedOut, Registry
 from tracer_stream.report import build_report
 from tracer_stream.tasks import Task
+from tracer_stream.tasks.binding import binding_for, definition_sha256, mismatch
 from tracer_stream.training.calibration import calibration_mask, calibration_rows
 from tracer_stream.training.compare import Comparison, compare
 from tracer_stream.training.fencing import Generation
@@ -81,7 +82,8 @@ class Refitter:
         self.announcer = announcer
         self.store_root = store_root
         self.generation = Generation(registry.client, registry.prefix)
-        self._key = settings.model_signing_key.get_secret_value().encode()
+        self._signing_key = settings.signing_key()
+        self._verify_keys = settings.verify_keys()
         self._embedders: dict[str, Embedder] = {}
 
     def refit(self, task: str, trigger: str, generation: int | None = None) -> RefitOutcome:
@@ -112,10 +114,16 @@ class Refitter:
         if definition is None:
             return RefitOutcome(task, trigger, "no_task", "task is not registered")
         table = TraceTable.load(self.store_root, task)
+        if self.state.follow_definition(task, definition_sha256(definition),
+                                        int(table.seq[-1]) + 1 if len(table) else 1):
+            log.warning("task %s was redefined: calibration restarts with the next trace", task)
         held_out = calibration_mask(table.request_ids, table.audit, table.model_version,
                                     self.settings.calibration_fraction, table.reasons)
         epoch = self.state.epoch(task)
-        rows = np.flatnonzero(~held_out | calibration_rows(held_out, table.seq, epoch["start"]))
+        current = set(definition.label_names)  # traces of a removed label neither train
+        in_task = np.array([label in current for label in table.labels], dtype=bool)  # nor test
+        rows = np.flatnonzero((~held_out | calibration_rows(held_out, table.seq, epoch["start"]))
+                              & in_task)
         cal = held_out[rows]
         labels = [table.labels[i] for i in rows]
         out = RefitOutcome(task, trigger, "too_few_traces", n_traces=len(table),
@@ -141,6 +149,8 @@ class Refitter:
             calibration_fraction=self.settings.calibration_fraction, zoo=self.settings.zoo,
             seed=out.k), is_calibration=cal, trace_ids=[table.request_ids[i] for i in rows],
             parent_version=parent)
+        art = art.with_binding(binding_for(definition, embedder=ref.id, delta_k=out.delta_k,
+                                           traces=_trace_range(table.seq[rows], epoch["start"])))
         out.fit_seconds = time.monotonic() - started
         trainer_info = {"trigger": trigger, "gate_test": out.k, "delta_k": out.delta_k,
                         "delta_spending": "delta*6/(pi^2 k^2)", "store_seq": out.seq,
@@ -154,7 +164,7 @@ class Refitter:
                                        n_cal=manifest.get("n_cal"), **trainer_info)
             return out
         y_cal = [labels[i] for i in np.flatnonzero(cal)]
-        parent_art, parent_error = self._parent(task, parent, ref)
+        parent_art, parent_error = self._parent(definition, parent, ref)
         cmp = compare(art, parent_art, X[cal], y_cal, gate_open=self.registry.gate(task)["open"],
                       parent_error=parent_error)
         out.version = self._store(task, art, cmp, trainer_info, X[cal], y_cal,
@@ -197,16 +207,21 @@ class Refitter:
             X[missing] = embedder.embed([table.texts[i] for i in missing])
         return X, ref
 
-    def _parent(self, task: str, version: str | None, ref: EmbedderRef
+    def _parent(self, task: Task, version: str | None, ref: EmbedderRef
                 ) -> tuple[Artefact | None, str | None]:
-        """The current version's artefact, or (None, why it cannot be evaluated)."""
+        """The current version's artefact (its signature verified by a trusted key), or
+        (None, why it cannot be evaluated: also when it is bound to another definition)."""
         if version is None:
             return None, None
         try:
-            parent = Artefact.from_bytes(self.registry.blob(task, version), self._key)
+            parent = Artefact.from_bytes(self.registry.blob(task.name, version),
+                                         self._verify_keys)
             parent.check_embedder(ref)
         except TracerStreamError as exc:
             return None, f"{version}: {exc}"
+        refused = mismatch(parent.manifest.get("binding"), task, parent.labels)
+        if refused is not None:
+            return None, f"{version}: {refused[0]}: {refused[1]}"
         return parent, None
 
     def _store(self, task: str, art: Artefact, cmp: Comparison, trainer_info: dict[str, Any],
@@ -214,7 +229,15 @@ class Refitter:
         manifest = {**art.manifest, "trainer": {**trainer_info, "comparison": {
             "promote": cmp.promote, "reason": cmp.reason, "candidate": cmp.candidate,
             "current": cmp.parent}}, "coverage_deltas": cmp.coverage_deltas}
-        version = self.registry.add_version(task, art.to_bytes(self._key), manifest)
+        version = self.registry.add_version(task, art.to_bytes(self._signing_key), manifest)
         self.registry.put_report(task, version, build_report(
             art, X_cal, y_cal, texts=texts, source=f"calibration traces of {task} {version}"))
         return version
+
+
+def _trace_range(seq: np.ndarray, calibration_from: int) -> dict[str, int]:
+    """What identifies the traces a model was fitted and calibrated on (store sequence
+    numbers of the task's log)."""
+    return {"n": len(seq), "first_seq": int(seq.min()) if len(seq) else 0,
+            "last_seq": int(seq.max()) if len(seq) else 0,
+            "calibration_from_seq": int(calibration_from)}

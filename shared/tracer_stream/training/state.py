@@ -14,6 +14,8 @@ Key layout (``P`` is the Redis key prefix, default ``tracer:``)::
                                      stored since the start; a refit trigger, not a count the
                                      gate relies on)
     P trainer:{task}:lock            held while a refit of the task runs
+    P trainer:{task}:definition      SHA-256 of the task definition refits last fitted for
+                                     (:func:`tracer_stream.tasks.binding.definition_sha256`)
 
 The trace store itself is on disk; everything here can be lost without losing a trace (a lost
 gate-test or monitor counter restarts δ-spending at k = 1, which is why they live next to the
@@ -110,6 +112,20 @@ class TrainerState:
         self.client.hset(self._k(task, "epoch"), mapping={
             "start": start, "at": time.time(), "trigger": trigger, "reason": reason,
             "pending": 1, "n_cal": 0})
+        return True
+
+    def follow_definition(self, task: str, digest: str, start: int) -> bool:
+        """Record the task definition refits fit for. When it differs from the one recorded
+        (``task apply`` changed labels or prompt), start a calibration epoch at store seq
+        ``start`` even over a pending one: traces labelled under the old definition must not
+        calibrate a model of the new one. True when it changed."""
+        key = self._k(task, "definition")
+        previous = self.client.getset(key, digest)
+        if previous is None or _text(previous) == digest:
+            return False
+        self.client.hset(self._k(task, "epoch"), mapping={
+            "start": start, "at": time.time(), "trigger": "task_changed",
+            "reason": "the task's labels or prompt changed", "pending": 1, "n_cal": 0})
         return True
 
     def count_epoch_calibration(self, task: str, n: int) -> None:

@@ -14,6 +14,8 @@ from tracer_stream.learn import (
     EmbedderRef,
     FitConfig,
     RouteResult,
+    SigningKey,
+    VerifyKeys,
     calibration_partition,
     fit,
 )
@@ -190,7 +192,8 @@ def test_rsb_family_has_two_stages_and_round_trips(traces, heldout):
     assert {s.member for s in pol.stages} <= set(art.members)
     assert pol.stages[0].gate.delta == pol.stages[1].gate.delta == 0.025
     res = art.route(heldout[0])
-    clone = Artefact.from_bytes(art.to_bytes(b"k"), b"k")
+    key = SigningKey.generate()
+    clone = Artefact.from_bytes(art.to_bytes(key), VerifyKeys.parse(key.public_b64))
     assert clone.route(heldout[0]).labels == res.labels
 
 

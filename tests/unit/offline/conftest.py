@@ -10,6 +10,7 @@ from .helpers import (
     EMBEDDER,
     HOSTILE_LABEL,
     KEY_ENV,
+    MODEL_KEY,
     SCRIPT_TEXT,
     Fitted,
     make_traces,
@@ -23,7 +24,7 @@ from .helpers import (
 def _offline_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
                  ) -> None:
     monkeypatch.setenv("TRACER_STREAM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.setenv(KEY_ENV, "offline-test-key")
+    monkeypatch.setenv(KEY_ENV, MODEL_KEY.seed_b64)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fitted]:
     model = d / "model.tsm"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TRACER_STREAM_CACHE_DIR", str(d / "cache"))
-        mp.setenv(KEY_ENV, "offline-test-key")
+        mp.setenv(KEY_ENV, MODEL_KEY.seed_b64)
         run = run_cli("fit", train, "--embedder", EMBEDDER, "--alpha", "0.9", "--alphas",
                       "0.85,0.95", "--zoo", "fast", "--out", model)
     assert run.code == 0, run.err

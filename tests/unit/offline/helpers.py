@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from tracer_stream.cli.main import main
+from tracer_stream.signing import SigningKey, VerifyKeys
 
 KEY_ENV = "TRACER_STREAM_MODEL_SIGNING_KEY"
+MODEL_KEY = SigningKey.generate()
+"""The signing key of this test session's offline models."""
+TRUSTED = VerifyKeys.parse(MODEL_KEY.public_b64)
 EMBEDDER = "hash:256"
 SCRIPT_TEXT = "<script>alert('x')</script> my card never arrived"
 HOSTILE_LABEL = "<img src=x onerror=alert(1)>"  # a teacher label the model never saw

@@ -10,8 +10,18 @@ import pytest
 
 from tracer_stream.errors import ConfigError
 from tracer_stream.offline.traces import read_traces
+from tracer_stream.signing import SigningKey
 
-from .helpers import EMBEDDER, Fitted, make_traces, ours, run_cli, write_jsonl
+from .helpers import (
+    EMBEDDER,
+    KEY_ENV,
+    MODEL_KEY,
+    Fitted,
+    make_traces,
+    ours,
+    run_cli,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -84,12 +94,21 @@ def test_route_embeddings_of_the_wrong_width(fitted: Fitted, tmp_path: Path) -> 
 
 def test_model_signed_with_another_key_is_refused(fitted: Fitted, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTHER_KEY", "not-the-key")
-    run = run_cli("route", fitted.model, fitted.heldout, "--signing-key-env", "OTHER_KEY",
+    monkeypatch.setenv("OTHER_KEYS", SigningKey.generate().public_b64)
+    run = run_cli("route", fitted.model, fitted.heldout, "--verify-keys-env", "OTHER_KEYS",
                   "--out", tmp_path / "o.jsonl")
     assert run.code == 2
-    assert "signature does not verify" in run.err and "$OTHER_KEY" in run.err
+    assert "not among the trusted keys" in run.err and "$OTHER_KEYS" in run.err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_route_trusts_the_verify_keys_alone(fitted: Fitted, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that only routes holds the public key, not the private one."""
+    monkeypatch.delenv(KEY_ENV)
+    monkeypatch.setenv("TRACER_STREAM_MODEL_VERIFY_KEYS", MODEL_KEY.public_b64)
+    run = run_cli("route", fitted.model, fitted.heldout, "--out", tmp_path / "o.jsonl", "-q")
+    assert run.code == 0, run.err
 
 
 def test_tampered_model_is_refused(fitted: Fitted, tmp_path: Path) -> None:
@@ -102,11 +121,15 @@ def test_tampered_model_is_refused(fitted: Fitted, tmp_path: Path) -> None:
     assert "modified" in run.err
 
 
-def test_signing_key_variable_must_be_set(fitted: Fitted, monkeypatch: pytest.MonkeyPatch
-                                          ) -> None:
+def test_key_variables_must_be_set(fitted: Fitted, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UNSET_KEY", raising=False)
-    run = run_cli("route", fitted.model, fitted.heldout, "--signing-key-env", "UNSET_KEY")
-    assert run.code == 2 and "UNSET_KEY: the environment variable is not set" in run.err
+    run = run_cli("route", fitted.model, fitted.heldout, "--verify-keys-env", "UNSET_KEY")
+    assert run.code == 2 and "$UNSET_KEY is not set" in run.err
+    run = run_cli("fit", fitted.train, "--signing-key-env", "UNSET_KEY")
+    assert run.code == 2 and "$UNSET_KEY is not set" in run.err
+    monkeypatch.delenv(KEY_ENV)
+    run = run_cli("fit", fitted.train)
+    assert run.code == 2 and f"${KEY_ENV} is not set" in run.err
 
 
 def test_embedder_mismatch_is_refused(fitted: Fitted) -> None:

@@ -15,7 +15,7 @@ from tracer_stream.learn import Artefact
 from tracer_stream.offline.traces import read_traces
 from tracer_stream.report import build_report, render_html, render_json
 
-from .helpers import EMBEDDER, HOSTILE_LABEL, SCRIPT_TEXT, Fitted, run_cli
+from .helpers import EMBEDDER, HOSTILE_LABEL, SCRIPT_TEXT, TRUSTED, Fitted, run_cli
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture(scope="module")
 def everything(fitted: Fitted) -> tuple[dict[str, Any], str]:
     """A report that shows every disagreement and pair, and its HTML."""
-    art = Artefact.from_bytes(fitted.model.read_bytes(), b"offline-test-key")
+    art = Artefact.from_bytes(fitted.model.read_bytes(), TRUSTED)
     traces = read_traces(fitted.heldout)
     X = load_embedder(EMBEDDER).embed(traces.texts)
     doc = build_report(art, X, traces.labelled, texts=traces.texts, ids=traces.ids,

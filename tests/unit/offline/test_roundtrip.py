@@ -9,13 +9,22 @@ import pytest
 
 from tracer_stream.learn import Artefact
 
-from .helpers import EMBEDDER, Fitted, make_traces, ours, reference, run_cli, write_jsonl
+from .helpers import (
+    EMBEDDER,
+    TRUSTED,
+    Fitted,
+    make_traces,
+    ours,
+    reference,
+    run_cli,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.unit
 
 
 def _load(model: Path) -> Artefact:
-    return Artefact.from_bytes(model.read_bytes(), b"offline-test-key")
+    return Artefact.from_bytes(model.read_bytes(), TRUSTED)
 
 
 def test_fit_prints_the_certificate_the_model_records(fitted: Fitted) -> None:

@@ -74,6 +74,7 @@ class FakeSurrogate:
     fail: bool = False
     certified: bool = True
     manifest: Mapping[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] = ("card", "other")
     seen_alpha: list[float | None] = field(default_factory=list)
     texts: dict[bytes, str] = field(default_factory=dict)
 

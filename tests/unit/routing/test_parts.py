@@ -4,7 +4,9 @@ embedder pool, metrics."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
+import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
@@ -22,6 +24,7 @@ from tracer_stream.routing import (
     TaskState,
 )
 from tracer_stream.routing.records import letter_for
+from tracer_stream.tasks import LabelSpec, Task
 
 
 def test_dead_letter_truncates_payload_and_keeps_text_when_a_character_is_cut() -> None:
@@ -120,10 +123,20 @@ def test_metrics_bound_task_labels_and_track_versions() -> None:
     assert value(f"{p}gate_open", task="intents") == 0
 
 
-def test_loader_reads_the_audit_boost_and_keeps_the_loaded_model() -> None:
+def bound(task: Task = TASK) -> FakeSurrogate:
+    """A fake model whose manifest binds it to ``task`` (as the trainer binds its models)."""
+    from tracer_stream.tasks.binding import binding_for
+
+    return FakeSurrogate(manifest={"binding": binding_for(task, embedder="hash", delta_k=0.01,
+                                                          traces={"n": 1})})
+
+
+def loader_with(model: FakeSurrogate) -> tuple[Any, list[bytes]]:
+    """A registry holding TASK with a current version, and a loader that returns ``model``."""
     from tests.unit.training.memredis import MemRedis
     from tracer_stream.registry import Registry
     from tracer_stream.routing.loader import StateLoader
+    from tracer_stream.signing import SigningKey, VerifyKeys
 
     registry = Registry(MemRedis())  # type: ignore[arg-type]
     registry.put_task(TASK)
@@ -131,11 +144,17 @@ def test_loader_reads_the_audit_boost_and_keeps_the_loaded_model() -> None:
     registry.set_current(TASK.name, "v1")
     loads: list[bytes] = []
 
-    def artefact(blob: bytes, key: bytes) -> FakeSurrogate:
+    def artefact(blob: bytes, keys: VerifyKeys) -> FakeSurrogate:
         loads.append(blob)
-        return FakeSurrogate()
+        return model
 
-    loader = StateLoader(registry, b"key", EmbedderPool("hash:32"), artefact_loader=artefact)
+    keys = VerifyKeys.parse(SigningKey.generate().public_b64)
+    return StateLoader(registry, keys, EmbedderPool("hash:32"), artefact_loader=artefact), loads
+
+
+def test_loader_reads_the_audit_boost_and_keeps_the_loaded_model() -> None:
+    loader, loads = loader_with(bound())
+    registry = loader.registry
     plain = loader.load(TASK.name)
     assert plain is not None and plain.model is not None and plain.audit_boost == 0.0
     assert plain.audit_rate == TASK.audit_rate
@@ -163,7 +182,7 @@ def test_a_model_that_failed_to_load_is_tried_again_with_backoff() -> None:
     def artefact(blob: bytes, key: bytes) -> FakeSurrogate:
         if broken[0]:
             raise ValueError("truncated blob")
-        return FakeSurrogate()
+        return bound()
 
     loader = StateLoader(registry, b"key", EmbedderPool("hash:32"), artefact_loader=artefact,
                          clock=lambda: now[0])
@@ -179,6 +198,48 @@ def test_a_model_that_failed_to_load_is_tried_again_with_backoff() -> None:
     now[0] = 107.0
     third = loader.load(TASK.name, second)
     assert third is not None and third.model is not None and third.load_failures == 0
+
+
+@pytest.mark.parametrize(("model", "reason"), [
+    (FakeSurrogate(), "model_binding_mismatch"),  # no binding at all
+    (bound(TASK.model_copy(update={"name": "payments"})), "model_binding_mismatch"),
+    (bound(TASK.model_copy(update={"labels": (*TASK.labels, LabelSpec(name="fraud"))})),
+     "task_changed"),
+    (bound(TASK.model_copy(update={"delta": TASK.delta / 2})), None),  # certified stricter
+])
+def test_loader_refuses_a_model_bound_to_another_task(model: FakeSurrogate,
+                                                      reason: str | None) -> None:
+    loader, _ = loader_with(model)
+    state = loader.load(TASK.name)
+    assert state is not None
+    assert state.unavailable == reason and (state.model is None) == (reason is not None)
+
+
+def test_a_label_rename_closes_the_served_model_without_reloading_it() -> None:
+    loader, loads = loader_with(bound())
+    served = loader.load(TASK.name)
+    assert served is not None and served.model is not None
+    renamed = TASK.model_copy(update={"labels": (LabelSpec(name="card_issue"),
+                                                 LabelSpec(name="other"))})
+    loader.registry.put_task(renamed)
+    after = loader.load(TASK.name, served)
+    assert after is not None and after.model is None and after.unavailable == "task_changed"
+    assert len(loads) == 1  # the binding check ran on the model in memory
+    loader.registry.put_task(TASK)  # renamed back: the same model serves again
+    again = loader.load(TASK.name, after)
+    assert again is not None and again.model is not None
+
+
+def test_a_prompt_change_closes_the_gate_but_an_audit_rate_change_does_not() -> None:
+    loader, _ = loader_with(bound())
+    served = loader.load(TASK.name)
+    loader.registry.put_task(TASK.model_copy(update={"audit_rate": 0.5}))
+    audit = loader.load(TASK.name, served)
+    assert audit is not None and audit.model is not None and audit.audit_rate == 0.5
+    loader.registry.put_task(TASK.model_copy(update={
+        "prompt_template": "Classify {text} into one of {labels}. Answer:"}))
+    prompt = loader.load(TASK.name, audit)
+    assert prompt is not None and prompt.unavailable == "task_changed"
 
 
 def test_metrics_publish_the_effective_audit_rate() -> None:

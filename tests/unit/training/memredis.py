@@ -27,6 +27,15 @@ class MemRedis:
         self.data[key] = _b(value)
         return True
 
+    def getset(self, key: str, value: Any) -> bytes | None:
+        old = self.data.get(key)
+        self.data[key] = _b(value)
+        return old
+
+    def publish(self, channel: str, message: Any) -> int:
+        """No subscribers in memory: the message reaches nobody (as in Redis)."""
+        return 0
+
     def incr(self, key: str) -> int:
         value = int(self.data.get(key, b"0")) + 1
         self.data[key] = _b(value)

@@ -13,6 +13,7 @@ from tracer_stream.contracts import Trace
 from tracer_stream.embed import load_embedder
 from tracer_stream.learn import spend_delta
 from tracer_stream.registry import Registry
+from tracer_stream.signing import SigningKey
 from tracer_stream.tasks import Task
 from tracer_stream.training import TraceSnapshot, TraceTable, TrainerState
 from tracer_stream.training.refit import Refitter
@@ -41,7 +42,8 @@ def make_world(tmp_path: Path) -> dict[str, Any]:
     registry.put_task(Task(name="intents", labels=LABELS, embedder=EMBEDDER))
     state = TrainerState(registry.client)
     announcer = RecordingAnnouncer()
-    settings = TrainerSettings(zoo="fast", state_dir=tmp_path)
+    settings = TrainerSettings(zoo="fast", state_dir=tmp_path,
+                               model_signing_key=SigningKey.generate().seed_b64)
     refitter = Refitter(settings, registry, state, announcer,  # type: ignore[arg-type]
                         tmp_path / "traces")
     return {"registry": registry, "state": state, "announcer": announcer,
@@ -147,3 +149,43 @@ def test_unknown_task_and_concurrent_refits_are_refused(world: dict[str, Any]) -
     assert world["refitter"].refit("nope", "manual").outcome == "no_task"
     assert world["state"].lock("intents")
     assert world["refitter"].refit("intents", "manual").outcome == "busy"
+
+
+def test_a_redefined_task_restarts_calibration_and_binds_the_new_definition(
+        world: dict[str, Any]) -> None:
+    """Traces labelled under the old labels or prompt never calibrate a model of the new
+    definition, and every published model is bound to the definition it was fitted for."""
+    from tracer_stream.signing import VerifyKeys
+    from tracer_stream.tasks.binding import definition_sha256, mismatch
+
+    registry: Registry = world["registry"]
+    _add(world, list(traffic(1200, seed=8, noise=0.01)))
+    assert world["refitter"].refit("intents", "new_traces").outcome == "promoted"
+    old = registry.get_task("intents")
+    assert old is not None
+    binding = registry.manifest("intents", "v1")["binding"]
+    assert mismatch(binding, old) is None and binding["traces"]["n"] == 1200
+    assert binding["traces"]["first_seq"] == 1 and binding["traces"]["last_seq"] == 1200
+    renamed = old.model_copy(update={"labels": tuple(
+        label.model_copy(update={"name": "payments"}) if label.name == "billing" else label
+        for label in old.labels)})
+    registry.put_task(renamed)
+    assert mismatch(binding, renamed) == ("task_changed",
+                                          "the model was certified for another label set")
+    out = world["refitter"].refit("intents", "manual")
+    assert out.outcome == "too_few_traces" and out.n_calibration == 0
+    epoch = world["state"].epoch("intents")
+    assert epoch["trigger"] == "task_changed" and epoch["start"] == 1201
+    _add(world, list(traffic(1500, seed=9, noise=0.01, start=1200, prefix="new",
+                             remap={"billing": "payments"})))
+    out = world["refitter"].refit("intents", "manual")
+    assert out.outcome == "promoted", out.reason
+    new = registry.manifest("intents", out.version)
+    assert new["binding"]["definition_sha256"] == definition_sha256(renamed)
+    assert new["binding"]["traces"]["calibration_from_seq"] == 1201
+    assert "billing" not in new["labels"]  # traces of the removed label did not train
+    blob = registry.blob("intents", out.version)
+    from tracer_stream.learn import Artefact
+
+    keys: VerifyKeys = world["refitter"].settings.verify_keys()
+    assert mismatch(Artefact.from_bytes(blob, keys).manifest["binding"], renamed) is None

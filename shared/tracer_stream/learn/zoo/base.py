@@ -20,13 +20,12 @@ Arrays = dict[str, np.ndarray]
 
 
 class Surrogate(ABC):
-    """A probabilistic classifier over integer labels with a numeric, picklable-free state.
+    """A probabilistic classifier over integer labels with a numeric state (no pickle).
 
     Subclasses set ``kind`` and implement ``_fit``, ``_proba``, ``_arrays`` and ``_load``.
     """
 
     kind: ClassVar[str]
-    needs_pickle: ClassVar[bool] = False
     #: cheap parameters for the contract tests (as river's ``_unit_test_params``)
     unit_test_params: ClassVar[dict[str, Any]] = {}
 
