@@ -71,10 +71,6 @@ class Artefact:
     def version(self) -> str | None:
         return self._manifest.get("version")
 
-    def with_version(self, version: str) -> Artefact:
-        """A copy carrying ``version`` in its manifest (set by the trainer/registry)."""
-        return self._with_manifest(version=version)
-
     def with_binding(self, binding: dict[str, Any]) -> Artefact:
         """A copy whose (signed) manifest binds the certificate to the task it was fitted for
         (see :mod:`tracer_stream.tasks.binding`)."""

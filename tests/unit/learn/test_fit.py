@@ -99,11 +99,6 @@ def test_embedder_identity_is_enforced(artefact: Artefact, heldout):
         artefact.route(np.zeros((2, DIM + 1), dtype=np.float32))
 
 
-def test_with_version_sets_version_only_on_the_copy(artefact: Artefact):
-    v = artefact.with_version("v7")
-    assert v.manifest["version"] == "v7" and artefact.manifest["version"] is None
-
-
 def test_gate_closed_with_reason_and_traces_needed():
     X, y = make_traces(300, spread=2.5, seed=3)  # ~75% agreement, few traces
     art = fit(X, y, embedder=REF, config=FitConfig(zoo="fast", alphas=(0.98,),
