@@ -78,6 +78,15 @@ class Artefact:
         clone._manifest["version"] = version
         return clone
 
+    def with_manifest_entry(self, key: str, value: Any) -> Artefact:
+        """A copy whose manifest also records ``key`` (a JSON-able ``value``), e.g. the
+        embedder's numerics fingerprint (:mod:`tracer_stream.embed.fingerprint`)."""
+        clone = Artefact(labels=self.labels, members=self.members, index=self.index,
+                         frontier=self.frontier, target_alpha=self.target_alpha,
+                         embedder=self.embedder, novelty=self.novelty, manifest=self._manifest)
+        clone._manifest[key] = value
+        return clone
+
     def check_embedder(self, ref: EmbedderRef) -> None:
         """Raise :class:`EmbedderError` unless ``ref`` is the embedder this model was fit on."""
         if ref != self.embedder:
