@@ -121,7 +121,7 @@ class TracesForecast:
 
     ``more`` is None when no number can be given; ``reason`` then says why:
     ``agreement_below_target`` (every observed disagreement rate is ≥ 1 − α, on thresholds
-    with at least 3/(1 − α) items: more
+    with at least 1/(1 − α) items: more
     traces of this kind do not help, the teacher is noisier or the surrogate weaker than α
     allows), ``evidence_too_thin`` (some rate is below 1 − α but not credibly, so any number
     would be a guess) or ``beyond_horizon`` (more than ``horizon`` times the current traces).
@@ -142,8 +142,7 @@ def traces_to_certify(
     one). For a candidate size n′ each grid threshold's test passes with the probability of
     :func:`pass_probability` (normal approximation widened by the uncertainty of the observed
     rates) at δ; the gate is taken to open with the likeliest of them, as the next fit chooses
-    its start anew on validation and a top chain that passes reaches it with all of δ
-    (:func:`~.gate.walk_plan`). The forecast is the smallest n′ on a geometric ladder up to
+    its walk's start anew on validation. The forecast is the smallest n′ on a geometric ladder up to
     ``horizon``·n (bisected: the probability grows with n′) at which that probability reaches
     ``level`` (the median), minus ``n_cal``. It is checked by subsampling in
     ``bench/b1_walk.py --forecast`` (BENCHMARKS.md), where it is only a rough guide: the size
@@ -151,19 +150,19 @@ def traces_to_certify(
 
     >>> from tracer_stream.learn.gate import threshold_grid
     >>> rng = np.random.default_rng(1)
-    >>> s = rng.random(100); e = rng.random(100) < 0.05 * (1 - s)
-    >>> f = traces_to_certify(s, e, threshold_grid(s, 50), alpha=0.98, delta=0.05, n_cal=100)
+    >>> s = rng.random(200); e = rng.random(200) < 0.06 * (1 - s)
+    >>> f = traces_to_certify(s, e, threshold_grid(s, 50), alpha=0.98, delta=0.05, n_cal=200)
     >>> f.reason is None and f.more > 0
     True
-    >>> e_bad = rng.random(100) < 0.3
+    >>> e_bad = rng.random(200) < 0.3
     >>> traces_to_certify(s, e_bad, threshold_grid(s, 50), alpha=0.98, delta=0.05,
-    ...                   n_cal=100).reason
+    ...                   n_cal=200).reason
     'agreement_below_target'
     """
     n, k = counts_on_grid(scores, errors, grid)
     eps = 1.0 - alpha
-    # rates from thresholds where ≥ 3 disagreements are expected at rate ε (else any)
-    big = n >= 3.0 / eps
+    # rates from thresholds where ≥ 1 disagreement is expected at rate ε (else any)
+    big = n >= 1.0 / eps
     usable = big if big.any() else n > 0
     if not (usable & (k < eps * n)).any():
         return TracesForecast(None, "agreement_below_target", 0.0)

@@ -130,7 +130,7 @@ def certify(
     delta: float,
     n_cal: int | None = None,
     min_accepted: int = 0,
-    plan: str = "fallback",
+    plan: str = "fixed",
 ) -> GateResult:
     """Run the fixed-sequence walk of ``gate.md`` and return its certificate.
 
@@ -152,9 +152,11 @@ def certify(
         calibration (e.g. a share predicted on validation times the calibration size); like the
         skip rule it depends on the scores only, never on the disagreements.
     plan
-        ``"fallback"`` (default): :func:`fallback_walk` over :func:`walk_plan` (half of δ
-        from the most confident testable threshold, half from ``min_accepted``);
-        ``"fixed"``: the fixed-sequence :func:`walk` from ``min_accepted`` with all of δ.
+        ``"fixed"`` (default): the fixed-sequence :func:`walk` from ``min_accepted`` with all
+        of δ; ``"fallback"``: :func:`fallback_walk` over :func:`walk_plan` (half of δ from the
+        most confident testable threshold, half from ``min_accepted``). Both keep FWER ≤ δ;
+        the fallback walk certifies more often in some settings and covers less on average
+        (``bench/b1_walk.py``, BENCHMARKS.md), so it is not the default.
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)

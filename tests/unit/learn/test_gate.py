@@ -155,9 +155,9 @@ def test_fallback_walk_certifies_where_a_too_lenient_start_fails():
     errors = np.zeros(2000, dtype=bool)
     errors[600::16] = True
     grid = threshold_grid(np.linspace(0.0, 1.0, 1001), size=100)
-    fixed = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500,
-                    plan="fixed")
-    new = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500)
+    fixed = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500)
+    new = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500,
+                  plan="fallback")
     assert not fixed.certified
     assert new.certified and new.disagreements / new.n_accepted < 0.02
 
