@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.procs import wait_until
 from tests.integration.test_router_kit import (
+    EMBEDDER,
     Collector,
     Deployment,
     Router,
@@ -28,6 +29,9 @@ from tests.integration.test_router_kit import (
 )
 from tracer_stream.config import KafkaSettings, RedisSettings
 from tracer_stream.contracts import DeadLetter, LLMRequest, RoutedLabel
+from tracer_stream.embed import load_embedder
+from tracer_stream.embed.fingerprint import MANIFEST_KEY as NUMERICS_KEY
+from tracer_stream.embed.fingerprint import numerics_fingerprint
 from tracer_stream.signing import SigningKey
 
 
@@ -192,8 +196,14 @@ def test_new_version_announced_mid_stream_is_served_without_restart_or_loss(
 
 def test_fail_safe_reasons_defer_instead_of_answering(
         dep: Deployment, router: Router, out: Collector) -> None:
-    forged, mismatch, closed = (dep.new_task(n) for n in ("forged", "mismatch", "closed"))
+    forged, mismatch, closed, moved = (dep.new_task(n)
+                                       for n in ("forged", "mismatch", "closed", "moved"))
     model = fit_model(seed=0)
+    # the same embedder identity, but recorded reference vectors that this runtime does not
+    # reproduce (as after an onnxruntime or CPU change): embedder_mismatch, not an answer
+    record = numerics_fingerprint(load_embedder(EMBEDDER))
+    record["vectors"][0] = [-x for x in record["vectors"][0]]
+    dep.publish(moved, model.with_manifest_entry(NUMERICS_KEY, record))
     version = dep.publish_blob(forged, model.to_bytes(SigningKey.generate()), model.manifest)
     definition = dep.registry.get_task(mismatch)
     assert definition is not None
@@ -211,14 +221,16 @@ def test_fail_safe_reasons_defer_instead_of_answering(
     announcer.close()
     wait_until(lambda: router.metric("tracer_stream_router_gate_open", task=closed) == 0, 10,
                what="gate closed")
-    dep.send([request(f"fs-{t}", text, t) for t in (forged, mismatch, closed)])
-    out.wait_for({f"fs-{t}" for t in (forged, mismatch, closed)})
+    dep.send([request(f"fs-{t}", text, t) for t in (forged, mismatch, closed, moved)])
+    out.wait_for({f"fs-{t}" for t in (forged, mismatch, closed, moved)})
     by_id = out.by_request()
     assert isinstance(by_id["gate-open"][0], RoutedLabel)
-    reasons = {t: by_id[f"fs-{t}"][0] for t in (forged, mismatch, closed)}
+    reasons = {t: by_id[f"fs-{t}"][0] for t in (forged, mismatch, closed, moved)}
     assert all(isinstance(m, LLMRequest) for m in reasons.values())
     assert {t: getattr(m, "reason", None) for t, m in reasons.items()} == {
-        forged: "model_invalid", mismatch: "embedder_mismatch", closed: "gate_closed"}
+        forged: "model_invalid", mismatch: "embedder_mismatch", closed: "gate_closed",
+        moved: "embedder_mismatch"}
+    assert "reference vectors moved" in router.proc.output()
     assert "refused" in router.proc.output()  # the forged blob was never deserialised
 
 

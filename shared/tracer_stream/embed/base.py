@@ -21,9 +21,10 @@ T = TypeVar("T", bound=Sized)
 class Embedder(Protocol):
     """Turns texts into a float32 matrix ``(n, identity.dim)``.
 
-    Rows are L2-normalised when ``identity.normalized`` is true. The same call gives the same
-    rows; dynamically quantised models may move a row slightly with its batch (see
-    :mod:`tracer_stream.embed.minilm_onnx`).
+    Rows are L2-normalised when ``identity.normalized`` is true. A text's row must not depend
+    on the other texts of the call (cosine ≥ 0.9999; checked for every built-in embedder by
+    ``tests/unit/embed/test_batch_invariance.py``): the certificate is about the vectors
+    calibration saw, and the router embeds in micro-batches of any size.
     """
 
     @property

@@ -6,11 +6,14 @@ cosine ~0.97 against torch; per-channel stays above 0.99). The result is cached 
 directory with the fingerprint in its file name, so a new model or recipe gets a new file.
 Afterwards only onnxruntime, numpy and ``tokenizers`` are needed (no torch).
 
-Dynamic quantisation scales activations per batch, so with ``batch_size > 1`` a text's row
-depends slightly on the texts batched with it (cosine ~0.993 between batch 1 and batch 32 on
-Banking77, the same size as the int8-vs-torch error). ``batch_size=1`` gives one vector per
-text whatever the call, at about half the throughput; ``quantize=False`` (fp32) is
-batch-invariant too.
+Dynamic quantisation scales each activation tensor by its range in the current call, and a
+batched call shares one range across every row and every padding position: a text's vector
+then depends on its batch (cosine 0.98 at worst between alone and in a batch of 32 on
+Banking77) and drifts further from torch (mean cosine 0.989 on the contract texts with batches
+of 4). The int8 graph therefore runs one text per call, with no padding: its vectors are
+bitwise the same whatever the batch. The fp32 graph has no data-dependent scales and runs in
+batches sorted by length (bitwise batch-invariant on this machine; checked by
+``tests/unit/embed/test_batch_invariance.py``). Measurements in ``BENCHMARKS.md`` (embedders).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 class OnnxMiniLMEmbedder:
     """MiniLM (384-d, mean pooling, normalised) in onnxruntime.
 
-    ``quantize=False`` keeps fp32 weights (slower, bit-closer to torch). ``threads`` sets
-    onnxruntime's intra-op threads (``None``: all cores).
+    ``quantize=False`` keeps fp32 weights (slower, bit-closer to torch). ``batch_size`` is the
+    rows per call of the fp32 graph; the int8 graph always runs one row per call (see the
+    module docstring). ``threads`` sets onnxruntime's intra-op threads (``None``: all cores).
     """
 
     def __init__(
@@ -56,13 +60,16 @@ class OnnxMiniLMEmbedder:
     ) -> None:
         import onnxruntime as ort
 
-        self._batch_size = int(batch_size)
+        self._batch_size = 1 if quantize else int(batch_size)
         scheme = "int8-per-channel" if quantize else "fp32"
-        fp = digest_params(recipe="onnx-v1", source=minilm_digest(), opset=_OPSET,
-                           quantization=scheme, max_len=MAX_SEQ_LENGTH)
+        recipe = {"recipe": "onnx-v1", "source": minilm_digest(), "opset": _OPSET,
+                  "quantization": scheme, "max_len": MAX_SEQ_LENGTH}
+        file_fp = digest_params(**recipe)  # what the exported graph depends on
+        # how it is run changes the vectors too: one row per int8 call
+        fp = digest_params(**recipe, rows_per_call=1) if quantize else file_fp
         name = "minilm-onnx" if quantize else "minilm-onnx-fp32"
         self._identity = EmbedderRef(name=name, dim=MINILM_DIM, normalized=True, fingerprint=fp)
-        path = cache_root(cache_dir) / "onnx" / f"{name}-{fp[:16]}.onnx"
+        path = cache_root(cache_dir) / "onnx" / f"{name}-{file_fp[:16]}.onnx"
         if not path.is_file():
             export_minilm_onnx(path, quantize=quantize)
         opts = ort.SessionOptions()

@@ -82,6 +82,11 @@ class Artefact:
                         embedder=self.embedder, novelty=self.novelty,
                         manifest={**self._manifest, **fields})
 
+    def with_manifest_entry(self, key: str, value: Any) -> Artefact:
+        """A copy whose manifest also records ``key`` (a JSON-able ``value``), e.g. the
+        embedder's numerics fingerprint (:mod:`tracer_stream.embed.fingerprint`)."""
+        return self._with_manifest(**{key: value})
+
     def check_embedder(self, ref: EmbedderRef) -> None:
         """Raise :class:`EmbedderError` unless ``ref`` is the embedder this model was fit on."""
         if ref != self.embedder:

@@ -20,6 +20,7 @@ not. The last certified threshold is the gate's threshold.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -129,6 +130,7 @@ def certify(
     delta: float,
     n_cal: int | None = None,
     min_accepted: int = 0,
+    plan: str = "fixed",
 ) -> GateResult:
     """Run the fixed-sequence walk of ``docs/gate.md`` and return its certificate.
 
@@ -149,11 +151,23 @@ def certify(
         than ``n_min``) are skipped (the skip rule of ``docs/gate.md``). It must be fixed before
         calibration (e.g. a share predicted on validation times the calibration size); like the
         skip rule it depends on the scores only, never on the disagreements.
+    plan
+        ``"fixed"`` (default): the fixed-sequence :func:`walk` from ``min_accepted`` with all
+        of δ; ``"fallback"``: :func:`fallback_walk` over :func:`walk_plan` (half of δ from the
+        most confident testable threshold, half from ``min_accepted``). Both keep FWER ≤ δ;
+        the fallback walk certifies more often in some settings and covers less on average
+        (``bench/b1_walk.py``, BENCHMARKS.md), so it is not the default.
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)
     n, k = counts_on_grid(scores, errors, grid)
-    certified_idx, last_p, n_tested = walk(n, k, alpha, delta, min_accepted)
+    if plan == "fixed":
+        certified_idx, last_p, n_tested = walk(n, k, alpha, delta, min_accepted)
+    elif plan == "fallback":
+        certified_idx, last_p, n_tested = fallback_walk(n, k, alpha, delta,
+                                                        walk_plan(min_accepted, alpha, delta))
+    else:
+        raise LearnError("unknown walk plan", plan=plan)
     if certified_idx is not None:
         na, ka = int(n[certified_idx]), int(k[certified_idx])
         return GateResult(
@@ -163,16 +177,65 @@ def certify(
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
             min_accepted=min_accepted,
         )
-    # nothing certified: the walk's first test (if it ran one) failed and blocked the rest
-    first = np.flatnonzero(n >= max(need, min_accepted))[:1] if n_tested else None
-    reason, more = closed_reason(n, k, total, alpha, delta,
-                                 blocking=int(first[0]) if first is not None else None)
+    reason, more = closed_forecast(scores, errors, grid, n, k, total, alpha, delta)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
         n_min=need, n_tested=n_tested, reason=reason, traces_needed=more,
         min_accepted=min_accepted,
     )
+
+
+def fallback_walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float,
+                  starts: Sequence[tuple[int, float]]) -> tuple[int | None, float | None, int]:
+    """The fallback walk over grid counts: (most lenient certified index, its p-value, tests
+    run).
+
+    ``starts`` are (accepted count, weight) pairs with Σ weight ≤ 1, fixed before calibration;
+    a start puts its weight on the first threshold accepting at least its count. The walk goes
+    through the grid from strict to lenient carrying a level ℓ (Wiens' fallback procedure): at
+    each threshold ℓ grows by δ·weight; with ℓ > 0 the threshold is tested at level ℓ and
+    certified when p ≤ ℓ, else ℓ drops to 0 until the next start adds its weight. A chain that
+    passes hands its whole level on, so a start that fails costs only its own weight. One
+    start with weight 1 is the fixed-sequence walk of :func:`walk`. FWER ≤ δ·Σ weight:
+    ``docs/learning-core.md`` (the walk) has the proof.
+
+    >>> n, k = np.array([100, 200, 600, 800]), np.array([0, 30, 42, 50])
+    >>> fallback_walk(n, k, 0.9, 0.05, [(100, 1.0)])[0]  # stops at 30 of 200
+    0
+    >>> fallback_walk(n, k, 0.9, 0.05, [(100, 0.5), (600, 0.5)])[0]  # restarts at 600
+    3
+    """
+    p = p_value(k, n, alpha)
+    weights = np.zeros(len(n))
+    for count, weight in starts:
+        at = int(np.searchsorted(n, count, side="left"))
+        if at < len(n):
+            weights[at] += weight
+    level, last, tested = 0.0, None, 0
+    for j in np.flatnonzero(np.cumsum(weights) > 0):
+        level += delta * float(weights[j])
+        if level <= 0.0:
+            continue
+        tested += 1
+        if p[j] <= level:
+            last = j
+        else:
+            level = 0.0
+    return (None, None, tested) if last is None else (int(last), float(p[last]), tested)
+
+
+def walk_plan(start: int, alpha: float, delta: float) -> list[tuple[int, float]]:
+    """Starts of the gate's fallback walk: half of δ at the most confident testable threshold
+    (``n_min`` at δ/2 accepted items) and half at ``start`` (the count predicted on
+    validation, fixed before calibration). When the top chain passes up to ``start`` the walk
+    goes on from there with the whole δ; when it fails early, ``start`` still has δ/2.
+
+    >>> walk_plan(400, 0.98, 0.05)
+    [(183, 0.5), (400, 0.5)]
+    """
+    top = n_min(alpha, delta / 2)
+    return [(top, 0.5), (max(start, top), 0.5)]
 
 
 def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted: int = 0
@@ -193,6 +256,29 @@ def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted:
     if n_pass == 0:
         return None, None, n_tested
     return int(testable[n_pass - 1]), float(p[n_pass - 1]), n_tested
+
+
+def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n: np.ndarray,
+                    k: np.ndarray, n_cal: int, alpha: float, delta: float
+                    ) -> tuple[str, int | None]:
+    """Why a walk certified nothing (:func:`closed_reason`) and how many more calibration
+    traces it is forecast to need (:func:`~.forecast.traces_to_certify`). None when it cannot
+    say (every observed rate ≥ ε: the reason becomes ``agreement_below_target``; rates not
+    credibly below ε; beyond the horizon), except with ``too_few_accepted``, where the answer
+    is the floor: traces for ``n_min`` accepted items at the most lenient threshold's share.
+    """
+    from .forecast import traces_to_certify  # forecast builds on this module
+
+    reason, _ = closed_reason(n, k, n_cal, alpha, delta)
+    if reason == "no_calibration_data":
+        return reason, n_min(alpha, delta)
+    guess = traces_to_certify(scores, errors, grid, alpha=alpha, delta=delta, n_cal=n_cal)
+    if guess.reason == "agreement_below_target":
+        return guess.reason, None
+    if guess.more is None and reason == "too_few_accepted":
+        # no forecast, but a floor: n_min accepted items at the most lenient threshold's share
+        return reason, max(1, math.ceil(n_min(alpha, delta) * n_cal / int(n.max())) - n_cal)
+    return reason, guess.more
 
 
 def closed_reason(

@@ -18,6 +18,8 @@ from dataclasses import replace
 import redis
 
 from tracer_stream.contracts.reasons import DeferReason
+from tracer_stream.embed.fingerprint import MANIFEST_KEY as NUMERICS_KEY
+from tracer_stream.embed.fingerprint import numerics_mismatch
 from tracer_stream.errors import ArtefactAuthError, EmbedderError, RegistryError
 from tracer_stream.registry import Registry
 from tracer_stream.routing.embedders import EmbedderPool
@@ -161,6 +163,10 @@ class StateLoader:
             model.check_embedder(embedder.identity)
         except EmbedderError as exc:
             log.error("%s: %s", where, exc)
+            return _without(state, DeferReason.EMBEDDER_MISMATCH)
+        moved = numerics_mismatch(embedder, model.manifest.get(NUMERICS_KEY))
+        if moved is not None:
+            log.error("%s: embedder %s: %s", where, embedder.identity.id, moved)
             return _without(state, DeferReason.EMBEDDER_MISMATCH)
         log.info("%s loaded (gate %s)", where, "open" if state.gate_open else "closed")
         return replace(state, model=model)

@@ -36,6 +36,8 @@ import numpy as np
 
 from tracer_stream.config import TrainerSettings
 from tracer_stream.embed import Embedder, load_embedder
+from tracer_stream.embed.fingerprint import MANIFEST_KEY as NUMERICS_KEY
+from tracer_stream.embed.fingerprint import numerics_fingerprint
 from tracer_stream.errors import TracerStreamError
 from tracer_stream.learn import Artefact, EmbedderRef, FitConfig, fit, spend_delta
 from tracer_stream.registry import FencedOut, Registry
@@ -149,6 +151,8 @@ class Refitter:
             calibration_fraction=self.settings.calibration_fraction, zoo=self.settings.zoo,
             seed=out.k), is_calibration=cal, trace_ids=[table.request_ids[i] for i in rows],
             parent_version=parent)
+        art = art.with_manifest_entry(NUMERICS_KEY, numerics_fingerprint(
+            self._embedders[definition.embedder]))
         art = art.with_binding(binding_for(definition, embedder=ref.id, delta_k=out.delta_k,
                                            traces=_trace_range(table.seq[rows], epoch["start"])))
         out.fit_seconds = time.monotonic() - started

@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from tracer_stream.learn.forecast import predicted_coverage, start_share
+from tracer_stream.learn.forecast import predicted_coverage, start_share, traces_to_certify
 from tracer_stream.learn.gate import (
     NEG_INF,
     accepted_needed,
     certify,
     counts_on_grid,
+    fallback_walk,
     n_min,
     p_value,
     threshold_grid,
+    walk,
 )
 
 pytestmark = pytest.mark.unit
@@ -79,12 +81,12 @@ def test_closed_gate_too_few_traces_says_how_many_more():
 
 def test_closed_gate_estimate_is_enough_on_more_data():
     rng = np.random.default_rng(2)
-    rate = 0.02
     scores = rng.random(150)
-    errors = rng.random(150) < rate
-    errors[:3] = True  # observed 2% ≤ rate < 5%: evidence, not enough of it
+    errors = np.zeros(150, dtype=bool)
+    errors[:3] = True  # observed 2% < 5%, credibly: evidence, not enough of it
     res = certify(scores, errors, np.array([NEG_INF]), alpha=0.95, delta=0.05)
     assert not res.certified and res.reason == "insufficient_evidence"
+    assert res.traces_needed is not None
     total = 150 + res.traces_needed
     k = math.floor(errors.mean() * total)
     assert p_value(k, total, 0.95) <= 0.05
@@ -120,16 +122,50 @@ def test_predicted_coverage_tracks_certified_coverage():
     assert 0.7 * got <= expected <= got + 0.05
 
 
-def test_traces_needed_comes_from_the_test_that_stopped_the_walk():
-    # strict threshold: 120 items, 5 disagreements (4.2% < 5%, not enough evidence); the
-    # lenient one: 2,000 items at 1% would pass, but the walk never gets there
+def test_traces_needed_is_none_when_no_rate_is_credibly_below_epsilon():
+    # 5 of 120 at the strict threshold (4.2%) and 20 of 2,000 overall (1%): the overall rate is
+    # credibly below 5%, so a number; 5 of 120 alone would not be
     scores = np.r_[np.full(120, 0.9), np.full(1880, 0.1)]
     errors = np.zeros(2000, dtype=bool)
     errors[:5] = True
     errors[120:135] = True
-    res = certify(scores, errors, np.array([0.5, NEG_INF]), alpha=0.95, delta=0.05)
-    assert not res.certified and res.reason == "insufficient_evidence"
-    assert res.traces_needed is not None and res.traces_needed > 1000  # not "1 more trace"
-    share = 120 / 2000
-    accepted_then = math.floor(share * (2000 + res.traces_needed))
-    assert p_value(math.floor(5 / 120 * accepted_then), accepted_then, 0.95) <= 0.05
+    grid = np.array([0.5, NEG_INF])
+    assert traces_to_certify(scores, errors, grid, alpha=0.95, delta=0.05,
+                             n_cal=2000).more is not None
+    thin = traces_to_certify(scores[:120], errors[:120], grid, alpha=0.95, delta=0.05,
+                             n_cal=120)
+    assert thin.more is None and thin.reason == "evidence_too_thin"
+
+
+def test_fallback_walk_with_one_start_is_the_fixed_sequence_walk():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = np.sort(rng.integers(1, 3000, 30))
+        k = np.minimum(np.sort(rng.integers(0, 200, 30)), n)
+        start = int(rng.integers(0, 3000))
+        fixed = walk(n, k, 0.95, 0.05, start)
+        fallback = fallback_walk(n, k, 0.95, 0.05, [(max(start, n_min(0.95, 0.05)), 1.0)])
+        assert fixed[0] == fallback[0]
+
+
+def test_fallback_walk_certifies_where_a_too_lenient_start_fails():
+    # clean top 600 items, then a block at 6%: the V start at 1,500 items fails its first test
+    # (and the fixed walk certifies nothing); the top start still certifies the clean block
+    scores = np.r_[np.linspace(1.0, 0.6, 600), np.linspace(0.59, 0.0, 1400)]
+    errors = np.zeros(2000, dtype=bool)
+    errors[600::16] = True
+    grid = threshold_grid(np.linspace(0.0, 1.0, 1001), size=100)
+    fixed = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500)
+    new = certify(scores, errors, grid, alpha=0.98, delta=0.05, min_accepted=1500,
+                  plan="fallback")
+    assert not fixed.certified
+    assert new.certified and new.disagreements / new.n_accepted < 0.02
+
+
+def test_forecast_refuses_when_the_teacher_is_noisier_than_alpha_allows():
+    rng = np.random.default_rng(9)
+    scores = rng.random(3000)
+    errors = rng.random(3000) < 0.05  # 5% disagreement everywhere, α = 0.98 wants < 2%
+    res = certify(scores, errors, threshold_grid(rng.random(1000)), alpha=0.98, delta=0.05)
+    assert not res.certified and res.traces_needed is None
+    assert res.reason in ("agreement_below_target", "insufficient_evidence")

@@ -97,7 +97,7 @@ def boundary_share(curve, alpha: float) -> float:
 
 
 def count_start_violations(curve, n: int, alpha: float, start_share: float,
-                           seed: int) -> tuple[int, int]:
+                           seed: int, plan: str = "fixed") -> tuple[int, int]:
     rng = np.random.default_rng(seed)
     # "validation" scores concentrated lower than calibration's: the grid's quantiles are
     # shifted against the calibration shares, as the refit shifts them
@@ -107,7 +107,7 @@ def count_start_violations(curve, n: int, alpha: float, start_share: float,
     for _ in range(N_DRAWS):
         s = rng.random(n)
         e = rng.random(n) < curve(s)
-        lam = certify(s, e, grid, alpha=alpha, delta=DELTA, min_accepted=m).threshold
+        lam = certify(s, e, grid, alpha=alpha, delta=DELTA, min_accepted=m, plan=plan).threshold
         if lam is None:
             continue
         deployed += 1
@@ -128,3 +128,15 @@ def test_count_start_keeps_violation_rate_below_delta(curve, n, alpha):
     assert bad <= LIMIT, f"{bad}/{N_DRAWS} violations > {LIMIT}"
     bad, _ = count_start_violations(curve, n, alpha, edge, n + 1)
     assert bad <= LIMIT, f"start at the boundary: {bad}/{N_DRAWS} violations > {LIMIT}"
+
+
+@pytest.mark.parametrize(("curve", "n", "alpha"), START_CELLS,
+                         ids=[f"{c.__name__}-n{n}-a{a}" for c, n, a in START_CELLS])
+def test_fallback_walk_keeps_violation_rate_below_delta(curve, n, alpha):
+    # the fallback walk (half of δ from the top, half from the start), with the start at the
+    # boundary (the worst place) and well inside: the same check as the fixed walk
+    edge = boundary_share(curve, alpha)
+    for share, seed in ((0.6 * edge, n + 2), (edge, n + 3)):
+        bad, deployed = count_start_violations(curve, n, alpha, share, seed, plan="fallback")
+        assert deployed > N_DRAWS // 2, "the world must be certifiable most of the time"
+        assert bad <= LIMIT, f"start {share:.2f}: {bad}/{N_DRAWS} violations > {LIMIT}"

@@ -1,0 +1,267 @@
+"""B1-walk — the gate's walk alone: validity and power of the old and new walk, same draws.
+
+A population is a set of (acceptor score, disagreement) pairs: synthetic ones (score uniform,
+disagreement probability a fixed function of the score) and, per data set and teacher, the
+cross-fitted scores of a nearest-centroid surrogate on the ``static`` embeddings (one
+surrogate per population, fitted once). Each repetition draws a validation set and a
+calibration set i.i.d. from the population, fixes the grid and the walk's start(s) on the
+validation set (as ``learn/calibrate.py`` does), and runs the old walk (``plan="fixed"``:
+one start, fixed sequence) and the new one (``plan="fallback"``,
+:func:`tracer_stream.learn.gate.fallback_walk`) on the same calibration draw. The truth at a
+threshold is the population's agreement above it; the oracle is the largest population coverage
+with agreement ≥ α.
+
+    nice -n 10 python bench/b1_walk.py --reps 200
+    nice -n 10 python bench/b1_walk.py --forecast --reps 100   # the forecast check
+
+Prints a table and writes bench/results/b1_walk.json (b1_forecast.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from _common import add_common_args, bench_cache, embeddings, load_dataset, machine, write_json
+
+from tracer_stream.embed import load_embedder
+from tracer_stream.learn.forecast import start_share
+from tracer_stream.learn.gate import GateResult, certify, threshold_grid
+
+DELTA = 0.05
+GRID = 200
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    scores: np.ndarray
+    errors: np.ndarray
+
+    def truth(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scores sorted descending and the population disagreement rate of each top set."""
+        order = np.argsort(-self.scores, kind="stable")
+        s = self.scores[order]
+        rate = np.cumsum(self.errors[order]) / np.arange(1, len(s) + 1)
+        return s, rate
+
+
+def synthetic(name: str, shape: Callable[[np.ndarray], np.ndarray], size: int,
+              seed: int) -> Population:
+    rng = np.random.default_rng(seed)
+    u = rng.random(size)
+    return Population(name, u, rng.random(size) < shape(u))
+
+
+SHAPES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "syn-steep": lambda u: 0.30 * (1 - u) ** 3,
+    "syn-linear": lambda u: 0.12 * (1 - u),
+    "syn-floor2%": lambda u: 0.02 + 0.25 * (1 - u) ** 2,
+    "syn-bumpy": lambda u: 0.10 * (1 - u) ** 2 + 0.04 * (np.sin(40 * u) > 0.7),
+}
+
+
+def data_populations(data_dir: str, embedder_spec: str, seed: int) -> list[Population]:
+    """Cross-fitted surrogate scores per data set and teacher (cached under the bench cache)."""
+    cache = bench_cache() / f"b1_walk_pops_{embedder_spec}_{seed}.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        return [Population(str(name), z[f"s{i}"], z[f"e{i}"])
+                for i, name in enumerate(z["names"])]
+    pops = _fit_populations(data_dir, embedder_spec, seed)
+    np.savez(cache, names=np.array([p.name for p in pops]),
+             **{f"s{i}": p.scores for i, p in enumerate(pops)},
+             **{f"e{i}": p.errors for i, p in enumerate(pops)})
+    return pops
+
+
+def _fit_populations(data_dir: str, embedder_spec: str, seed: int) -> list[Population]:
+    emb = load_embedder(embedder_spec)
+    out = []
+    for name, drop_oos in (("banking77", False), ("clinc150", True), ("mnli_subset", False)):
+        ds = load_dataset(data_dir, name)
+        keep = ds.gold != "oos" if drop_oos else np.ones(len(ds.texts), bool)
+        X, gold = embeddings(ds, emb)[keep], ds.gold[keep]
+        rng = np.random.default_rng(seed)
+        flip = rng.random(len(gold)) < 0.08
+        noisy = np.where(flip, rng.choice(np.unique(gold), len(gold)), gold)
+        for teacher, y in (("gold", gold), ("noisy8", noisy)):
+            score, pred = _cross_fitted_centroids(X, y, rng)
+            out.append(Population(f"{name}/{teacher}", score, pred != y))
+    return out
+
+
+def _cross_fitted_centroids(X: np.ndarray, y: np.ndarray, rng: np.random.Generator
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Two-fold nearest-centroid surrogate: (top-1 minus top-2 cosine, predicted label)."""
+    fold = rng.random(len(y)) < 0.5
+    score, pred = np.empty(len(y)), np.empty(len(y), dtype=y.dtype)
+    for held in (fold, ~fold):
+        classes = np.unique(y[~held])
+        cent = np.vstack([X[~held][y[~held] == c].mean(axis=0) for c in classes])
+        cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+        sims = X[held] @ cent.T
+        top = np.sort(sims, axis=1)[:, -2:]
+        score[held], pred[held] = top[:, 1] - top[:, 0], classes[sims.argmax(axis=1)]
+    return score, pred
+
+
+def gate(pop: Population, val: np.ndarray, cal: np.ndarray, alpha: float, plan: str
+         ) -> tuple[GateResult, np.ndarray]:
+    """The gate as ``learn/calibrate.py`` runs it: grid and start from the validation draw,
+    the walk on the calibration draw."""
+    vs, ve = pop.scores[val], pop.errors[val]
+    grid = threshold_grid(vs, GRID)
+    share = start_share(vs, ve, grid, alpha=alpha, delta=DELTA, n_cal=len(cal))
+    res = certify(pop.scores[cal], pop.errors[cal], grid, alpha=alpha, delta=DELTA,
+                  min_accepted=round(share * len(cal)), plan=plan)
+    return res, grid
+
+
+def run_cell(pop: Population, alpha: float, n_cal: int, reps: int, seed: int
+             ) -> dict[str, Any]:
+    s_desc, rate = pop.truth()
+    eps = 1.0 - alpha
+    ok = rate <= eps
+    oracle = (int(np.flatnonzero(ok)[-1]) + 1) / len(s_desc) if ok.any() else 0.0
+    rng = np.random.default_rng(seed)
+    res: dict[str, list[tuple[bool, float, bool]]] = {"old": [], "new": []}
+    for _ in range(reps):
+        val = rng.integers(0, len(pop.scores), n_cal)
+        cal = rng.integers(0, len(pop.scores), n_cal)
+        for key, plan in (("old", "fixed"), ("new", "fallback")):
+            out, _ = gate(pop, val, cal, alpha, plan)
+            if out.threshold is None:
+                res[key].append((False, 0.0, False))
+                continue
+            m = int(np.searchsorted(-s_desc, -out.threshold, side="right"))
+            res[key].append((True, m / len(s_desc), bool(m and rate[m - 1] > eps)))
+    row: dict[str, Any] = {"population": pop.name, "alpha": alpha, "n_cal": n_cal,
+                           "reps": reps, "oracle": oracle}
+    for key, rs in res.items():
+        row[f"{key}_certified"] = statistics.fmean(r[0] for r in rs)
+        row[f"{key}_coverage"] = statistics.fmean(r[1] for r in rs)
+        row[f"{key}_violation"] = statistics.fmean(r[2] for r in rs)
+    return row
+
+
+LADDER = 2.0 ** (np.arange(-4, 5) / 2)  # 0.25 .. 4 times the forecast
+
+
+def forecast_cell(pop: Population, alpha: float, n: int, reps: int, seed: int,
+                  max_total: int) -> dict[str, Any]:
+    """Subsampling check of the traces-needed forecast (default walk): at n traces (closed
+    gate) forecast N, then grow the same draws to n + f·N (f on :data:`LADDER`) and record the
+    first f at which the gate opens; a hit is f in [1/2, 2]. Also records whether the total
+    n + f·N is within a factor 2 of n + N."""
+    rng = np.random.default_rng(seed)
+    outcome: dict[str, int] = defaultdict(int)
+    checks: list[tuple[int, float | None]] = []  # (forecast N, first factor that opened)
+    for _ in range(reps):
+        val = rng.integers(0, len(pop.scores), n)
+        cal = rng.integers(0, len(pop.scores), n)
+        res, _ = gate(pop, val, cal, alpha, "fixed")
+        if res.certified:
+            outcome["open_already"] += 1
+            continue
+        if res.traces_needed is None:
+            outcome[f"no_forecast:{res.reason}"] += 1
+            continue
+        more = res.traces_needed
+        if n + 4 * more > max_total:
+            outcome["too_far_to_check"] += 1
+            continue
+        extra_val = rng.integers(0, len(pop.scores), 4 * more)
+        extra_cal = rng.integers(0, len(pop.scores), 4 * more)
+        first = None
+        for f in LADDER:
+            m = round(f * more)
+            grown, _ = gate(pop, np.r_[val, extra_val[:m]], np.r_[cal, extra_cal[:m]], alpha,
+                            "fixed")
+            if grown.certified:
+                first = float(f)
+                break
+        checks.append((more, first))
+        if first is None:
+            outcome["closed_at_4x"] += 1
+        else:
+            outcome["hit" if 0.5 <= first <= 2.0 else "miss"] += 1
+    checked = len(checks)
+    # the same check on the total: n + f·N within a factor 2 of n + N
+    total_hits = sum(f is not None and 0.5 <= (n + f * m) / (n + m) <= 2.0 for m, f in checks)
+    return {"population": pop.name, "alpha": alpha, "n": n, "reps": reps,
+            "checked": checked, "hit_rate": outcome["hit"] / checked if checked else None,
+            "total_hit_rate": total_hits / checked if checked else None,
+            "checks": checks, **dict(outcome)}
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(f"{r['population']:22} {r['alpha']:>5} {r['n_cal']:>5} {r['reps']:>4} "
+          f"{100 * r['oracle']:>6.1f} | "
+          + " | ".join(f"{100 * r[f'{s}_certified']:>5.1f} {100 * r[f'{s}_coverage']:>5.1f} "
+                       f"{100 * r[f'{s}_violation']:>4.1f}" for s in ("old", "new")),
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser)
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.90, 0.95, 0.98])
+    parser.add_argument("--n-cal", type=int, nargs="+", default=[500, 1000, 2000])
+    parser.add_argument("--no-data", action="store_true", help="synthetic populations only")
+    parser.add_argument("--pop-embedder", default="static",
+                        help="embedder of the data populations (default: static, fast)")
+    parser.add_argument("--populations", nargs="+", default=None,
+                        help="only these populations (names as printed)")
+    parser.add_argument("--forecast", action="store_true",
+                        help="check the traces-needed forecast instead of the walks")
+    parser.add_argument("--forecast-n", type=int, nargs="+", default=[200, 500, 1000])
+    parser.add_argument("--max-total", type=int, default=40_000,
+                        help="forecasts beyond this many traces are not checked")
+    args = parser.parse_args()
+    started, t0 = machine(), time.perf_counter()
+    pops = [synthetic(name, f, 200_000, i) for i, (name, f) in enumerate(SHAPES.items())]
+    if not args.no_data:
+        pops += data_populations(args.data_dir, args.pop_embedder, seed=0)
+    if args.populations:
+        pops = [p for p in pops if p.name in args.populations]
+    if args.forecast:
+        cells = []
+        for pi, pop in enumerate(pops):
+            for alpha in args.alphas:
+                for n in args.forecast_n:
+                    cells.append(forecast_cell(pop, alpha, n, args.reps, pi * 1000 + n,
+                                               args.max_total))
+                    print({k: v for k, v in cells[-1].items()
+                           if k != "checks"}, flush=True)
+                    path = write_json("b1_forecast.json", {
+                        "command": "python " + " ".join(sys.argv), "machine": started,
+                        "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
+                        "cells": cells})
+        print(f"wrote {path}")
+        return
+    print(f"{'population':22} {'α':>5} {'n_cal':>5} {'reps':>4} {'oracle':>6} | "
+          "old: cert%  cov% viol% | new: cert%  cov% viol%")
+    rows: list[dict[str, Any]] = []
+    for n_cal in args.n_cal:
+        for pi, pop in enumerate(pops):
+            for alpha in args.alphas:
+                rows.append(run_cell(pop, alpha, n_cal, args.reps, seed=pi * 1000 + n_cal))
+                print_row(rows[-1])
+                path = write_json("b1_walk.json", {
+                    "command": "python " + " ".join(sys.argv), "machine": started,
+                    "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
+                    "cells": rows})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
