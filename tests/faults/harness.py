@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from tests.faults.ledger import Ledger
-from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.procs import SIGNER_ENV, VERIFIER_ENV, ServiceProcess, env_with, wait_until
 from tests.unit.llm.llm_servers import FakeLLMServer, Reply
 from tracer_stream.bus import Producer, ensure_topics
 from tracer_stream.registry import Registry
@@ -80,8 +80,10 @@ class FaultDeployment:
         return Reply(label_of(orjson.dumps(body).decode()))
 
     # -- processes --------------------------------------------------------------------------
-    def env(self) -> dict[str, str]:
-        settings = {
+    def env(self, service: str = "router") -> dict[str, str]:
+        """The environment of ``service``: only the trainer holds the model signing key."""
+        keys = {**VERIFIER_ENV, **(SIGNER_ENV if service == "trainer" else {})}
+        settings = {**keys,
             "TRACER_STREAM_ROUTER_EMBEDDER": EMBEDDER,
             "TRACER_STREAM_WORKER_BACKEND": "openai",
             "TRACER_STREAM_WORKER_BASE_URL": self.llm.base_url,
@@ -102,7 +104,7 @@ class FaultDeployment:
     def start(self, service: str) -> ServiceProcess:
         self._starts += 1
         log = self.root / f"{service}-{self._starts}.log"
-        proc = ServiceProcess([service], self.env(), log)
+        proc = ServiceProcess([service], self.env(service), log)
         self.services[service] = proc
         return proc
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.integration.procs import TRUSTED
 from tests.integration.test_trainer import TASK, MakeHarness, TrainerHarness
 from tests.integration.test_trainer import make_harness as make_harness  # the fixture
-from tests.integration.test_trainer_monitor import KEY, SHIFT, publish_first_version, send_served
+from tests.integration.test_trainer_monitor import SHIFT, publish_first_version, send_served
 from tests.unit.training.synth import traffic
 from tracer_stream.contracts import Trace
 from tracer_stream.learn import Artefact
@@ -38,7 +39,7 @@ def run(h: TrainerHarness, *, flip: bool) -> dict[str, object]:
                                 remap=SHIFT if flipped else None))
         version = h.registry.current(TASK) or "v1"
         art = models.setdefault(version, Artefact.from_bytes(h.registry.blob(TASK, version),
-                                                             KEY))
+                                                             TRUSTED))
         gate_open = bool(h.registry.gate(TASK)["open"])
         if seen["promoted"] is not None and gate_open:
             _count_handled(art, requests, handled)

@@ -26,9 +26,9 @@ from tests.integration.test_router_kit import (
 )
 from tracer_stream.config import KafkaSettings, RedisSettings
 from tracer_stream.contracts import LLMRequest, RoutedLabel
+from tracer_stream.labelling.tasks import TaskCache
 from tracer_stream.registry import Registry, TaskWatch
 from tracer_stream.tasks import Task
-from tracer_stream_worker.tasks import TaskCache
 
 CHANGE_DEADLINE_S = 2.0
 

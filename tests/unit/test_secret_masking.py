@@ -7,7 +7,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from tracer_stream.config import RouterSettings, WorkerSettings, masked_dump
+from tracer_stream.config import RouterSettings, TrainerSettings, WorkerSettings, masked_dump
 from tracer_stream.config.secrets import (
     MASK,
     install_redaction,
@@ -76,11 +76,16 @@ def test_urls_without_credentials_are_unchanged() -> None:
     assert mask_url("redis://:pw12@h:1/0") == f"redis://:{MASK}@h:1/0"
 
 
-def test_router_settings_masks_the_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trainer_settings_mask_the_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACER_STREAM_MODEL_SIGNING_KEY", "planted-signing-7790")
-    settings = RouterSettings()
+    settings = TrainerSettings()
     assert isinstance(settings.model_signing_key, SecretStr)
     assert "planted-signing-7790" not in repr(masked_dump(settings))
+
+
+def test_a_router_does_not_even_read_the_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACER_STREAM_MODEL_SIGNING_KEY", "planted-signing-7792")
+    assert "planted-signing-7792" not in repr(RouterSettings().model_dump())
 
 
 def test_a_rejected_value_is_not_echoed_in_the_validation_error(
