@@ -8,8 +8,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tracer_stream.registry import Registry
-from tracer_stream.training.guard import LiveGuard
 from tracer_stream.training.ingest import IngestReport
+from tracer_stream.training.live_guard import LiveGuard
 from tracer_stream.training.refit import RefitOutcome
 from tracer_stream.training.state import TrainerState
 

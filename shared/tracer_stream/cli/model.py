@@ -90,7 +90,7 @@ def _show(registry: Registry, task: str, version: str | None, *, as_json: bool) 
 
     from tracer_stream.config import RedisSettings
     from tracer_stream.errors import LearnError, RegistryError
-    from tracer_stream.training.guard import Watch
+    from tracer_stream.training.live_guard import Watch
     from tracer_stream.training.state import TrainerState
 
     current = registry.current(task)

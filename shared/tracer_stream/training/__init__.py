@@ -4,7 +4,7 @@ rules; ``tracer_stream_trainer`` wires them into a faust app."""
 
 from tracer_stream.training.calibration import calibration_eligible, calibration_mask
 from tracer_stream.training.drift import DriftWatch
-from tracer_stream.training.guard import LiveGuard, Watch
+from tracer_stream.training.live_guard import LiveGuard, Watch
 from tracer_stream.training.publish import Announcer, close_gate, make_current
 from tracer_stream.training.snapshot import StoredTrace, TraceSnapshot
 from tracer_stream.training.state import TrainerState

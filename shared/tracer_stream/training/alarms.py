@@ -6,15 +6,15 @@
    (:func:`tracer_stream.training.calibration.calibration_rows`), and compare the candidate
    with the current version on those same rows. The refit trigger of a pending epoch waits
    until enough of them exist (:mod:`tracer_stream.training.schedule`).
-2. **Audit boost.** The task's audit rate is raised to ``audit_rate`` in the registry for at
-   most ``ttl_s`` seconds (routers draw with max(ρ, boost); a lower boost set by the live
-   monitor's suspicion, :mod:`tracer_stream.training.guard`, is replaced), and a ``audit_boost``
+2. **Audit boost.** The task's audit rate is raised to ``audit_rate`` in the registry for at most
+   ``ttl_s`` seconds (routers draw with max(ρ, boost); a lower boost set by the live monitor's
+   suspicion, :mod:`tracer_stream.training.live_guard`, is replaced), and an ``audit_boost``
    announcement tells the routers to re-read the registry now. More audits feed the live monitor
    of the current version and the new epoch's calibration set faster. The audit flag is still an
-   independent draw made before the gate decides, with a probability that depends on time only,
-   so audit traces stay a uniform sample of traffic. The refit that promotes a version
-   calibrated in the epoch clears the boost (:class:`~tracer_stream.training.refit.Refitter`);
-   otherwise it expires.
+   independent draw made before the gate decides, with a probability that depends on time only, so
+   audit traces stay a uniform sample of traffic. The refit that promotes a version calibrated in
+   the epoch clears the boost (:class:`~tracer_stream.training.refit.Refitter`); otherwise it
+   expires.
 
 Alarms raised by routers (the novelty-rate watch, :mod:`tracer_stream.routing.novelty_watch`)
 arrive through the registry (:meth:`~tracer_stream.registry.Registry.raise_alarm`); the trainer

@@ -1,7 +1,7 @@
 """Drift watch of one task: a river shadow learner and river change detectors.
 
 These are operational triggers for an early refit and for alerts (``docs/gate.md``); the guarantee
-itself is the live monitor's (:mod:`tracer_stream.training.guard`).
+itself is the live monitor's (:mod:`tracer_stream.training.live_guard`).
 
 * **Shadow learner** — a :class:`river.linear_model.SoftmaxRegression` learns every trace that
   carries an embedding (embedding → teacher label), predicting before it learns. It sees a fixed

@@ -27,7 +27,7 @@ from tracer_stream.registry import Registry
 from tracer_stream.training.alarms import AlarmResponse
 from tracer_stream.training.calibration import calibration_mask
 from tracer_stream.training.drift import DriftWatch
-from tracer_stream.training.guard import LiveGuard
+from tracer_stream.training.live_guard import LiveGuard
 from tracer_stream.training.publish import Announcer
 from tracer_stream.training.snapshot import StoredTrace, TraceSnapshot
 from tracer_stream.training.state import TrainerState

@@ -56,7 +56,7 @@ def make_current(registry: Registry, announcer: Announcer, task: str, version: s
     """Serve ``version`` (``action`` is "promote" or "rollback") and open the task's gate if the
     live monitor or an operator had closed it: every deployment (also of the version already
     current) is monitored afresh, with its own share of the error budget
-    (:mod:`tracer_stream.training.guard`). ``fence``: a trainer generation that must still be
+    (:mod:`tracer_stream.training.live_guard`). ``fence``: a trainer generation that must still be
     current (:mod:`tracer_stream.training.fencing`; raises ``FencedOut`` otherwise, changing
     nothing). Returns whether every announcement was acknowledged."""
     registry.set_current(task, version, action=action, reason=reason, fence=fence)

@@ -6,7 +6,7 @@ Key layout (``P`` is the Redis key prefix, default ``tracer:``)::
     P trainer:refit-requests         hash task → trigger ("manual")
     P trainer:{task}:gate-tests      counter k of gate tests run (δ-spending index)
     P trainer:{task}:last-refit      hash: seq (store size it saw), at (unix time), outcome, trigger
-    P trainer:{task}:monitor         live monitor state (JSON), see training.guard
+    P trainer:{task}:monitor         live monitor state (JSON), see training.live_guard
     P trainer:{task}:deployments     counter bumped by every make_current (a fresh monitor)
     P trainer:{task}:monitors        counter k of live monitors started (δ-spending index)
     P trainer:{task}:epoch           calibration epoch: start (first store seq of the epoch),
