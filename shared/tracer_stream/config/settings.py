@@ -406,6 +406,9 @@ class TrainerSettings(_ServiceSettings):
     """Seconds between scheduled refits."""
     refit_min_new_traces: int = Field(default=500, ge=1)
     """New traces that trigger a refit before the schedule."""
+    refit_window_traces: int = Field(default=0, ge=0)
+    """A refit trains and calibrates on the last N traces of the task only (0: all of them);
+    bounds what a refit reads (see "sizing" in docs/trainer.md)."""
     alphas: tuple[float, ...] = (0.90, 0.95, 0.98)
     """Agreement targets on the certified frontier of each model."""
     calibration_fraction: float = Field(default=0.3, gt=0, lt=1)

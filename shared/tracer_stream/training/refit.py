@@ -115,7 +115,7 @@ class Refitter:
         definition = self.registry.get_task(task)
         if definition is None:
             return RefitOutcome(task, trigger, "no_task", "task is not registered")
-        table = TraceTable.load(self.store_root, task)
+        table = TraceTable.load(self.store_root, task, self.settings.refit_window_traces)
         if self.state.follow_definition(task, definition_sha256(definition),
                                         int(table.seq[-1]) + 1 if len(table) else 1):
             log.warning("task %s was redefined: calibration restarts with the next trace", task)

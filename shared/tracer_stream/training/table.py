@@ -64,15 +64,24 @@ class TraceTable:
     reasons: list[str | None]
     embedder_ids: list[str | None]
     embedding_dims: np.ndarray
+    after_seq: int = 0
+    """The table holds the rows with ``seq > after_seq`` (0: every row)."""
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
     @classmethod
-    def load(cls, root: Path, task: str) -> TraceTable:
-        """Every committed trace of ``task`` under the snapshot root ``root``."""
+    def load(cls, root: Path, task: str, window: int = 0) -> TraceTable:
+        """The committed traces of ``task`` under the snapshot root ``root``: every one, or the
+        last ``window`` by storage order (``window`` > 0). A window is chosen by position only,
+        never by label or model output, so the eligible calibration rows in it stay a fair
+        sample of the window's traffic (see "sizing" in ``docs/trainer.md``)."""
         task_dir = Path(root) / task
-        t = read_parts(task_dir, _SCALARS)
+        after_seq = 0
+        if window > 0:
+            seqs = read_parts(task_dir, ["seq"]).column("seq")
+            after_seq = max(0, int(seqs[-1].as_py()) - window) if len(seqs) else 0
+        t = read_parts(task_dir, _SCALARS, after_seq)
         return cls(
             task=task, dir=task_dir,
             seq=t.column("seq").to_numpy(),
@@ -84,6 +93,7 @@ class TraceTable:
             reasons=t.column("reason").to_pylist(),
             embedder_ids=t.column("embedder_id").to_pylist(),
             embedding_dims=t.column("embedding_dim").fill_null(0).to_numpy(),
+            after_seq=after_seq,
         )
 
     def embeddings(self, embedder_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +106,8 @@ class TraceTable:
             return X, have
         # seq runs 1, 2, ... without gaps, so the first len(self) rows are this table's rows
         # even if the consumer stored more since load()
-        column = read_parts(self.dir, ["embedding"]).column("embedding").slice(0, len(self))
+        column = read_parts(self.dir, ["embedding"], self.after_seq).column("embedding").slice(
+            0, len(self))
         row = 0
         for chunk in column.chunks:
             X[row:row + len(chunk)] = _decode(chunk, have[row:row + len(chunk)], dim)

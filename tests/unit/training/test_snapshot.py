@@ -48,6 +48,18 @@ def test_an_unfinished_write_is_not_part_of_the_snapshot(tmp_path: Path) -> None
     assert have.all() and np.allclose(X[4], make_trace(4).embedding)
 
 
+def test_a_window_reads_the_last_traces_with_their_own_embeddings(tmp_path: Path) -> None:
+    store = TraceSnapshot(tmp_path)
+    for start in (0, 6, 12):  # several parts, so the window starts inside one
+        store.append([make_trace(i) for i in range(start, start + 6)])
+    table = TraceTable.load(tmp_path, "intents", window=5)
+    assert table.request_ids == [f"r{i}" for i in range(13, 18)]
+    assert table.seq.tolist() == [14, 15, 16, 17, 18]
+    X, have = table.embeddings("emb/4/x", 4)
+    assert have.all() and np.allclose(X[0], make_trace(13).embedding)
+    assert len(TraceTable.load(tmp_path, "intents", window=100)) == 18
+
+
 def test_small_parts_merge_and_a_crashed_merge_leaves_no_duplicates(tmp_path: Path) -> None:
     store = TraceSnapshot(tmp_path, fan_in=3, small_part_rows=4)
     for i in range(7):
