@@ -7,6 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tracer_stream.contracts.records import AuditBoostRecord
 from tracer_stream.registry import Registry
 from tracer_stream.training.ingest import IngestReport
 from tracer_stream.training.live_guard import LiveGuard
@@ -99,7 +100,7 @@ class TrainerMetrics:
             self.live_upper.labels(task).set(summary["confidence_sequence"][1])
 
     def observe_epoch(self, task: str, epoch: dict[str, Any],
-                      boost: dict[str, Any] | None) -> None:
+                      boost: AuditBoostRecord | None) -> None:
         self.audit_boost.labels(task).set(float(boost["rate"]) if boost else 0.0)
         self.epoch_start.labels(task).set(epoch["start"])
         self.epoch_pending.labels(task).set(int(epoch["pending"]))

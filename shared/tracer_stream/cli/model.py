@@ -20,6 +20,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tracer_stream.contracts.records import GateRecord
     from tracer_stream.registry import Registry
 
 
@@ -166,7 +167,7 @@ def _after_alarm(alarm: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _describe(version: str, m: dict[str, Any], current: str | None, gate: dict[str, Any] | None,
+def _describe(version: str, m: dict[str, Any], current: str | None, gate: GateRecord | None,
               live: dict[str, Any] | None) -> list[str]:
     trainer = m.get("trainer", {})
     lines = [

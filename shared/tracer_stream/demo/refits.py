@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from tracer_stream.contracts.records import HistoryEvent
 from tracer_stream.demo.deployment import DemoError, Deployment
 from tracer_stream.errors import TracerStreamError
 from tracer_stream.training.state import TrainerState
@@ -88,7 +89,7 @@ def served_certificates(deployment: Deployment, task: str,
     return certs
 
 
-def registry_events(deployment: Deployment, task: str) -> list[dict[str, Any]]:
+def registry_events(deployment: Deployment, task: str) -> list[HistoryEvent]:
     """The task's registry history (promotions, gate closures, drift alarms), oldest first;
     empty when Redis is already gone."""
     try:

@@ -23,6 +23,7 @@ from rich.live import Live
 
 from tracer_stream.bus import Producer
 from tracer_stream.config import mask_secrets
+from tracer_stream.contracts.records import HistoryEvent
 from tracer_stream.demo.deployment import DemoError, Deployment, ServiceOptions
 from tracer_stream.demo.ledger import Ledger
 from tracer_stream.demo.live import DayProgress, ViewContext, day_line, day_table
@@ -171,7 +172,7 @@ class _DemoRun:
         self.refits: list[RefitResult] = []
         self.day_seconds: dict[int, float] = {}
         self.day_started_at: dict[int, float] = {}
-        self.events: list[dict[str, Any]] = []
+        self.events: list[HistoryEvent] = []
 
     def execute(self) -> DemoResult:
         completed = False
@@ -290,12 +291,12 @@ class _DemoRun:
             self.console.print("[red]processes still running after the demo: "
                                f"{', '.join(str(p.pid) for p in left)}[/]")
 
-    def _locate(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _locate(self, event: HistoryEvent) -> dict[str, Any]:
         """The event with the day it happened in and how far into that day's traffic."""
         at = float(event.get("at", 0.0))
         days = [d for d, t in sorted(self.day_started_at.items()) if t <= at]
         if not days:
-            return event
+            return dict(event)
         answered, handled = self.ledger.answered_before(days[-1], at)
         return {**event, "day": days[-1], "day_answered_before": answered,
                 "day_handled_before": handled}

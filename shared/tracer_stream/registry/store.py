@@ -33,6 +33,7 @@ import orjson
 import redis
 
 from tracer_stream.config import RedisSettings
+from tracer_stream.contracts.records import AlarmRecord, AuditBoostRecord, GateRecord, HistoryEvent
 from tracer_stream.errors import RegistryError
 from tracer_stream.tasks import Task
 
@@ -171,7 +172,7 @@ class Registry:
         raw = self.client.get(self._k("model", task, "report", version))
         return None if raw is None else orjson.loads(raw)
 
-    def history(self, task: str, limit: int = 50) -> list[dict[str, Any]]:
+    def history(self, task: str, limit: int = 50) -> list[HistoryEvent]:
         raw = self.client.lrange(self._k("model", task, "history"), 0, limit - 1)
         return [orjson.loads(r) for r in raw]
 
@@ -186,8 +187,8 @@ class Registry:
             "reason": reason, "at": time.time()}))
         pipe.execute()
 
-    def gate(self, task: str) -> dict[str, Any]:
-        """``{"open": bool, "reason": str, "since": float}``; open by default."""
+    def gate(self, task: str) -> GateRecord:
+        """The task's gate; open by default."""
         raw = self.client.hgetall(self._k("gate", task))
         if not raw:
             return {"open": True, "reason": "", "since": None}
@@ -208,12 +209,12 @@ class Registry:
             "ttl_s": ttl_s, "reason": reason, "at": now}))
         pipe.execute()
 
-    def audit_boost(self, task: str, now: float | None = None) -> dict[str, Any] | None:
+    def audit_boost(self, task: str, now: float | None = None) -> AuditBoostRecord | None:
         """The task's boost, or None (never set, cleared, or expired at ``now``)."""
         raw = self.client.get(self._k("audit-boost", task))
         if raw is None:
             return None
-        boost: dict[str, Any] = orjson.loads(raw)
+        boost: AuditBoostRecord = orjson.loads(raw)
         return boost if boost["expires_at"] > (time.time() if now is None else now) else None
 
     def clear_audit_boost(self, task: str, reason: str) -> bool:
@@ -234,7 +235,7 @@ class Registry:
             **fields, "id": alarm_id, "task": task, "version": version, "source": source,
             "detector": detector, "detail": detail, "at": time.time()})))
 
-    def alarms(self, task: str) -> list[dict[str, Any]]:
+    def alarms(self, task: str) -> list[AlarmRecord]:
         """The task's pending alarms, oldest first."""
         raw = self.client.hgetall(self._k("alarms", task))
         return sorted((orjson.loads(v) for v in raw.values()), key=lambda a: a["at"])
