@@ -200,8 +200,8 @@ def test_a_dead_letter_is_final_only_for_its_attempt(dep: FaultDeployment) -> No
 
     wait_until(answered, 120, what="every retry answered")
     for request_id in retries:
-        kinds = [o.kind for o in ledger.outcomes[request_id]]
-        assert kinds[0] == "dead_letter" and "label" in kinds, (request_id, kinds)
+        kinds = {o.kind for o in ledger.outcomes[request_id]}  # two topics: no order between
+        assert kinds == {"dead_letter", "label"}, (request_id, kinds)
     ledger.close()
 
 
