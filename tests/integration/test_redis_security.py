@@ -72,7 +72,7 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         _write(tmp / name, _certificate(name, key, ca_name, ca_key, ca=False), key)
     password = secrets.token_urlsafe(16)
     config = tmp / "redis.conf"
-    config.write_text(f"user default off\nuser {USER} on >{password} ~{PREFIX}* +@all\n")
+    config.write_text(f"user default off\nuser {USER} on >{password} ~{PREFIX}* &{PREFIX}* +@all\n")
     port = free_port()
     proc = ManagedProcess("redis", tmp)
     proc.start([str(redis_binary()), str(config), "--port", "0", "--tls-port", str(port),
