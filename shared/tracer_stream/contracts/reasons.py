@@ -107,6 +107,9 @@ class DeadLetterReason(StrEnum):
     """The request's text is longer than ``TRACER_STREAM_LIMITS_MAX_TEXT_CHARS``."""
     UNKNOWN_TASK = "unknown_task"
     """The request names a task that is not registered."""
+    REDIS_UNAVAILABLE = "redis_unavailable"
+    """The request names a task the router has never seen while the registry is unreachable:
+    nobody can tell whether the task exists."""
     INVALID_TASK = "invalid_task"
     """The task is registered but cannot be used (its prompt does not render)."""
     REPLY_TOPIC_NOT_ALLOWED = "reply_topic_not_allowed"

@@ -223,7 +223,7 @@ class BatchRouter:
                                         field="task", request=p.request)
                 continue
             if state is Missing.UNREACHABLE_UNSEEN:
-                slots[i] = self._reject(record, DeferReason.REDIS_UNAVAILABLE,
+                slots[i] = self._reject(record, DeadLetterReason.REDIS_UNAVAILABLE,
                                         f"task {name!r} was never seen and the registry is "
                                         "unreachable", field="task", request=p.request)
                 continue
