@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.procs import ServiceProcess, env_with, wait_until
+from tests.integration.procs import VERIFIER_ENV, ServiceProcess, env_with, wait_until
 from tracer_stream.stack import free_port
 
 SIGNING_KEY = base64.b64encode(b"planted-signing-seed-0123456789a").decode()  # 32 bytes
@@ -37,7 +37,7 @@ def env() -> dict[str, str]:
     """Every secret planted; the broker and Redis point at closed loopback ports."""
     closed = free_port()
     return env_with({k: v for k, v in os.environ.items() if not k.startswith("TRACER_STREAM")},
-                    **PLANTED,
+                    **PLANTED, **VERIFIER_ENV,
                     TRACER_STREAM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{closed}",
                     TRACER_STREAM_REDIS_URL=f"redis://app:planted-url-9184@127.0.0.1:{closed}/0",
                     TRACER_STREAM_WORKER_BASE_URL=f"http://u:planted-base-9187@127.0.0.1:{closed}"
