@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.procs import SIGNER_ENV, ServiceProcess, env_with, wait_until
+from tests.integration.procs import MODEL_KEY, SIGNER_ENV, ServiceProcess, env_with, wait_until
 from tests.integration.test_router_kit import Collector, Router
 from tests.unit.training.synth import EMBEDDER, LABELS, traffic
 from tracer_stream.bus import Producer
@@ -374,7 +374,8 @@ def test_a_refit_of_an_older_trainer_generation_cannot_promote(
         TraceSnapshot(tmp_path / "traces").append(traffic(1200, seed=1, noise=0.01))
         generations = Generation(registry.client, prefix)
         old = generations.take()
-        settings = TrainerSettings(zoo="fast", state_dir=tmp_path)
+        settings = TrainerSettings(zoo="fast", state_dir=tmp_path,
+                                   model_signing_key=MODEL_KEY.seed_b64)
         refitter = Refitter(settings, registry, state, announcer, tmp_path / "traces")
         generations.take()  # a new trainer started while the old one's refit ran
         out = refitter.refit(TASK, "new_traces", old)
