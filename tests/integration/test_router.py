@@ -103,13 +103,17 @@ def test_bad_requests_are_dead_lettered_while_the_router_keeps_serving(
     assert ok[0].embedding is not None and len(ok[0].embedding) == 256
     assert ok[0].embedder_id is not None and ok[0].embedder_id.startswith("hash/256/")
     assert router.proc.alive()
-    assert router.metric("tracer_stream_router_dead_letters_total", reason="unknown_task") == 1
-    assert router.metric("tracer_stream_router_deferred_total", task=task,
-                         reason="no_model") == 2
-    assert router.metric("tracer_stream_router_requests_total", task=task,
-                         outcome="dead_letter") == 6
-    assert router.metric("tracer_stream_router_requests_total", task="_unknown",
-                         outcome="dead_letter") == 2  # undecodable, and the unknown task
+    # the metrics of a batch are counted after its outputs are delivered: wait for them
+    expected = {("tracer_stream_router_dead_letters_total", (("reason", "unknown_task"),)): 1,
+                ("tracer_stream_router_deferred_total",
+                 (("task", task), ("reason", "no_model"))): 2,
+                ("tracer_stream_router_requests_total",
+                 (("task", task), ("outcome", "dead_letter"))): 6,
+                ("tracer_stream_router_requests_total",  # undecodable, and the unknown task
+                 (("task", "_unknown"), ("outcome", "dead_letter"))): 2}
+    wait_until(lambda: all(router.metric(name, **dict(labels)) == value
+                           for (name, labels), value in expected.items()), 10,
+               what="the batch's metrics")
 
 
 def test_a_request_can_be_retried_with_the_same_id_after_a_dead_letter(

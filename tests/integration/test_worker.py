@@ -408,8 +408,9 @@ def test_a_slow_call_holds_back_neither_other_answers_nor_more_than_its_own_comm
         try:
             got = collect(kafka, fresh_topics, has(labels={r.request_id for r in fast}))
             assert slow.request_id not in by_id(got["labels"]) and server.in_flight == 1
-            # Everything after the slow request is answered, yet the commit stays below it.
-            assert committed_offsets(kafka, fresh_topics, group) == [0]
+            # Everything after the slow request is answered, yet the commit stays below it
+            # (at offset 0, or nothing committed yet).
+            assert committed_offsets(kafka, fresh_topics, group) in ([], [0])
             collect(kafka, fresh_topics, has(labels={slow.request_id}))
             wait_until(lambda: committed_offsets(kafka, fresh_topics, group) == [21], 20,
                        what="the commit to pass the slow request")
