@@ -46,7 +46,6 @@ from _common import machine, write_json
 from tracer_stream.learn import spend_delta
 from tracer_stream.learn.monitor import (
     COMPONENTS,
-    GATE,
     RAMP,
     UNGATED,
     WINDOWS,
@@ -181,7 +180,7 @@ def null_cells(rng: np.random.Generator, runs: int, horizon: int,
                     "total": float(alarmed[1:].sum()),
                     "total_budget": float(sum(spend(DELTA, k) for k in ks))}
             cells.append(cell)
-            print(f"null p={p} {name}: at delta {cell['delta']:.3f}, sum over k<={max(ks, default=0)} "
+            print(f"null p={p} {name}: at delta {cell['delta']:.3f}, sum over k "
                   f"{cell['total']:.4f} (budget {cell['total_budget']:.4f}) "
                   f"{ {k: cell['delta_k'][k] for k in DEPLOYMENTS if k in ks} }", flush=True)
     return cells

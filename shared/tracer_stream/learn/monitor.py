@@ -320,7 +320,8 @@ class LiveMonitor:
         """JSON-able state for persistence."""
         return {
             "format": _STATE_FORMAT, "alpha": self.alpha, "delta": self.delta,
-            "components": [asdict(c) for c in self.components], "n": self.n, "disagreements": self.disagreements,
+            "components": [asdict(c) for c in self.components], "n": self.n,
+            "disagreements": self.disagreements,
             "alarm": self._alarm, "wealth_at_alarm": self.wealth_at_alarm,
             "alarm_n": self.alarm_n, "log_wealth": self._log_wealth.tolist(),
             "log_suspicion": self._log_suspicion,
