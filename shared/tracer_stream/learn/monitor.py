@@ -17,8 +17,8 @@ than promised (the old monitor had wealth ≈ 1e-21 after 7,000 audited requests
 then needed thousands of requests just to climb back). A plug-in bet is ≈ 0 while the recent
 disagreement is below ε (the margin κ of each component shrinks the estimate by κ standard
 errors), so the wealth stays near 1 and a change later is detected about as fast as at
-deployment. The fast bets (short window, κ = 0) still lose on every false start, about a nat
-per 600 audits at disagreement 0.03; gated by the suspicion (a CUSUM that forgets good news,
+deployment. The fast bets (short window, κ = 0) still lose on every false start, which adds
+up over a long life; gated by the suspicion (a CUSUM that forgets good news,
 :func:`suspicion_log_paths`) they bet only after a run of disagreements, so they keep their
 wealth for the break that comes late. ``bench/b7_monitor.py`` measures the age profile and the
 trade-off of the designs.
