@@ -197,7 +197,7 @@ def suspicion_audit_rate(evidence: float, base: float, cap: float, ramp: float =
     >>> suspicion_audit_rate(3.0, 0.02, 0.25, ramp=1.0)
     0.04
     """
-    if not evidence >= 2.0:
+    if not evidence >= 2.0 or base <= 0.0:  # no evidence, or a task that audits nothing
         return base
     top = math.log2(max(cap / base, 1.0)) + 1.0  # doublings past the cap
     level = 2.0 ** math.floor(min(ramp * math.log2(evidence), top))

@@ -138,6 +138,7 @@ def test_suspicion_audit_rate_ramps_to_the_cap() -> None:
     assert suspicion_audit_rate(4.0, 0.02, 1.0) == 1.0        # every handled request
     assert suspicion_audit_rate(1e9, 0.02, 0.25) == 0.25      # a lower cap holds
     assert suspicion_audit_rate(1e9, 0.3, 0.25) == 0.3        # never below the base rate
+    assert suspicion_audit_rate(1e9, 0.0, 1.0) == 0.0         # ρ = 0: nothing to multiply
     assert suspicion_audit_rate(3.0, 0.02, 1.0, ramp=1.0) == 0.04  # the earlier ramp
 
 

@@ -249,7 +249,7 @@ def test_a_higher_suspicion_boost_puts_an_alarm_boost_back(registry: Registry) -
     expires = registry.audit_boost("intents")["expires_at"]  # type: ignore[index]
     guard.observe("intents", audited(range(1, 5), 1.0))
     assert registry.audit_boost("intents")["rate"] == 1.0  # type: ignore[index]
-    guard.watch("intents")  # the replaced boost survives a restart of the guard
+    # the replaced boost is saved with the watch, so a restarted guard still puts it back
     restarted = LiveGuard(registry, state, announcer,  # type: ignore[arg-type]
                           suspicion_cap=1.0)
     restarted.observe("intents", audited(range(5, 900), 0.0))
