@@ -37,78 +37,70 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from _common import machine, write_json
 
 from tracer_stream.learn import spend_delta
 from tracer_stream.learn.monitor import (
-    MARGINS,
+    COMPONENTS,
+    RAMP,
+    UNGATED,
     WINDOWS,
+    Bet,
     advance,
-    log_mean_exp,
+    deployment_delta,
+    log_mix,
     suspicion_audit_rate,
     suspicion_log_paths,
 )
 
 ALPHA, DELTA = 0.95, 0.05
 EPS = 1.0 - ALPHA
-OLD_FRACTIONS = np.array([0.02, 0.05, 0.1, 0.25, 0.5])
 AGES = (0, 2000, 5000, 20000)
-DEPLOYMENTS = (1, 2, 5, 10)
+DEPLOYMENTS = (1, 2, 5, 10, 20)
 CHUNK = 250  # streams simulated together
 BLOCK = 1000  # steps per vectorised block (bounded memory; lets a cell stop early)
-
-class Monitor(Protocol):
-    """A monitor simulated on R streams at once, block by block."""
-
-    def start(self, runs: int) -> Any: ...
-
-    def step(self, state: Any, flags: np.ndarray) -> tuple[Any, np.ndarray]:
-        """New state and the log-wealth (R, T) after each flag of the block."""
+Spending = Callable[[float, int], float]
 
 
-class OldMonitor:
-    """The previous monitor: the mean of five fixed-bet wealth processes."""
+class Monitor:
+    """A monitor simulated on R streams at once, block by block: the library's
+    (:func:`tracer_stream.learn.monitor.advance`) with the given betting processes."""
 
-    def start(self, runs: int) -> np.ndarray:
-        return np.zeros((OLD_FRACTIONS.size, runs))
+    def __init__(self, components: Sequence[Bet] = COMPONENTS) -> None:
+        self.components = tuple(components)
 
-    def step(self, state: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        steps = np.log1p((OLD_FRACTIONS / EPS)[:, None, None] * (flags[None] - EPS))
-        log_w = state[:, :, None] + np.cumsum(steps, axis=2)
-        return log_w[:, :, -1], log_mean_exp(log_w)
+    def start(self, runs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.zeros((len(self.components), runs)), np.zeros((runs, 0)), np.zeros(runs)
 
-
-class NewMonitor:
-    """The library's monitor (:func:`tracer_stream.learn.monitor.advance`)."""
-
-    def __init__(self, margins: Sequence[float] = MARGINS) -> None:
-        self.margins = margins
-
-    def start(self, runs: int) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros((len(WINDOWS) * len(self.margins), runs)), np.zeros((runs, 0))
-
-    def step(self, state: tuple[np.ndarray, np.ndarray], flags: np.ndarray
-             ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        log_w0, recent = state
-        log_w = advance(log_w0, recent, flags, EPS, self.margins)
+    def step(self, state: tuple[np.ndarray, np.ndarray, np.ndarray], flags: np.ndarray
+             ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+        """New state, the log-wealth (R, T) and the log-suspicion (R, T) after each flag."""
+        log_w0, recent, log_s0 = state
+        log_w = advance(log_w0, recent, flags, EPS, self.components, log_s0)
+        log_s = suspicion_log_paths(flags, ALPHA, log_s0)
         recent = np.concatenate([recent, flags], axis=1)[:, -max(WINDOWS):]
-        return (log_w[:, :, -1], recent), log_mean_exp(log_w)
+        return (log_w[:, :, -1], recent, log_s[:, -1]), log_mix(log_w, self.components), log_s
+
+
+PREVIOUS = Monitor(UNGATED)
+"""The previous monitor: every bet always on, equal weights, δₖ = δ·6/(π²k²)."""
+NEW = Monitor()
 
 
 def blocks(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: Monitor
-           ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """(offset, flags, log-wealth) of successive blocks of ``runs`` streams; the consumer
-    stops early by breaking out."""
+           ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(offset, flags, log-wealth, log-suspicion) of successive blocks of ``runs`` streams;
+    the consumer stops early by breaking out."""
     state = monitor.start(runs)
     for t0 in range(0, rates.size, BLOCK):
         flags = (rng.random((runs, min(BLOCK, rates.size - t0))) < rates[t0:t0 + BLOCK]
                  ).astype(float)
-        state, log_w = monitor.step(state, flags)
-        yield t0, flags, log_w
+        state, log_w, log_s = monitor.step(state, flags)
+        yield t0, flags, log_w, log_s
 
 
 def crossings(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: Monitor,
@@ -117,7 +109,7 @@ def crossings(rng: np.random.Generator, runs: int, rates: np.ndarray, monitor: M
     out = []
     for start in range(0, runs, CHUNK):
         first = np.full((len(levels), min(CHUNK, runs - start)), np.inf)
-        for t0, _, log_w in blocks(rng, first.shape[1], rates, monitor):
+        for t0, _, log_w, _ in blocks(rng, first.shape[1], rates, monitor):
             for i, level in enumerate(levels):
                 hit = log_w >= level
                 new = hit.any(axis=1) & np.isinf(first[i])
@@ -139,100 +131,128 @@ def summarise(first: np.ndarray, age: int) -> dict[str, Any]:
             "detected": float(np.isfinite(delay).mean()) if delay.size else math.nan}
 
 
-def levels_for(ks: Sequence[int]) -> list[float]:
-    return [math.log(1.0 / DELTA)] + [math.log(1.0 / spend_delta(DELTA, k)) for k in ks]
+def levels_for(spend: Spending, ks: Sequence[int]) -> list[float]:
+    """log(1/δ) and log(1/δₖ) for each k."""
+    return [math.log(1.0 / DELTA)] + [math.log(1.0 / spend(DELTA, k)) for k in ks]
 
 
 def age_cells(rng: np.random.Generator, runs: int, post: int) -> list[dict[str, Any]]:
     cells = []
-    levels = levels_for(DEPLOYMENTS)
     for age in AGES:
         for p1 in (0.10, 0.25):
             rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
             seed = int(rng.integers(2**32))
             t0 = time.perf_counter()
-            new = crossings(np.random.default_rng(seed), runs, rates, NewMonitor(), levels)
-            old = crossings(np.random.default_rng(seed), runs, rates, OldMonitor(),
-                            levels[:1])
-            cell = {"age": age, "p1": p1, "post": post, "old": summarise(old[0], age),
-                    "new": summarise(new[0], age),
-                    "new_k": {k: summarise(new[i + 1], age) for i, k in enumerate(DEPLOYMENTS)},
-                    "seconds": round(time.perf_counter() - t0, 1)}
+            cell: dict[str, Any] = {"age": age, "p1": p1, "post": post}
+            for name, monitor, spend in (("previous", PREVIOUS, spend_delta),
+                                         ("new", NEW, deployment_delta)):
+                first = crossings(np.random.default_rng(seed), runs, rates, monitor,
+                                  levels_for(spend, DEPLOYMENTS))
+                cell[name] = summarise(first[0], age)
+                cell[f"{name}_k"] = {k: summarise(first[i + 1], age)
+                                     for i, k in enumerate(DEPLOYMENTS)}
+            cell["seconds"] = round(time.perf_counter() - t0, 1)
             cells.append(cell)
-            print(f"age {age:>6} 0.03->{p1:.2f}: median old {cell['old']['median']:>8} "
-                  f"new {cell['new']['median']:>6} k=1..10 "
-                  f"{[cell['new_k'][k]['median'] for k in DEPLOYMENTS]} "
-                  f"false alarms old {cell['old']['false_alarms']} new "
-                  f"{cell['new']['false_alarms']} ({cell['seconds']} s)", flush=True)
+            print(f"age {age:>6} 0.03->{p1:.2f}: k={DEPLOYMENTS} previous "
+                  f"{[cell['previous_k'][k]['median'] for k in DEPLOYMENTS]} new "
+                  f"{[cell['new_k'][k]['median'] for k in DEPLOYMENTS]} false alarms "
+                  f"{cell['previous']['false_alarms']} / {cell['new']['false_alarms']} "
+                  f"({cell['seconds']} s)", flush=True)
     return cells
 
 
-def null_cells(rng: np.random.Generator, runs: int, horizon: int, monitors: dict[str, Monitor],
-               ks: Sequence[int] = (1,)) -> list[dict[str, Any]]:
+def null_cells(rng: np.random.Generator, runs: int, horizon: int,
+               monitors: dict[str, tuple[Monitor, Spending]], ks: Sequence[int] = ()
+               ) -> list[dict[str, Any]]:
+    """Share of runs that ever alarm within ``horizon`` at δ and at each δₖ; ``total`` sums
+    the shares over k (the union bound over deployments), next to Σ δₖ."""
     cells = []
-    levels = levels_for(ks)
     for p in (0.05, 0.03):
         seed = int(rng.integers(2**32))
-        for name, monitor in monitors.items():
+        for name, (monitor, spend) in monitors.items():
             first = crossings(np.random.default_rng(seed), runs, np.full(horizon, p), monitor,
-                              levels)
-            rates = {"delta": float((first[0] <= horizon).mean())}
-            rates.update({f"delta_{k}": float((first[i + 1] <= horizon).mean())
-                          for i, k in enumerate(ks)})
-            cells.append({"p": p, "monitor": name, "horizon": horizon, "runs": runs, **rates})
-            print(f"null p={p} {name}: alarm rate {rates}", flush=True)
+                              levels_for(spend, ks))
+            alarmed = (first <= horizon).mean(axis=1)
+            cell = {"p": p, "monitor": name, "horizon": horizon, "runs": runs,
+                    "delta": float(alarmed[0]),
+                    "delta_k": {k: float(alarmed[i + 1]) for i, k in enumerate(ks)},
+                    "budget_k": {k: spend(DELTA, k) for k in ks},
+                    "total": float(alarmed[1:].sum()),
+                    "total_budget": float(sum(spend(DELTA, k) for k in ks))}
+            cells.append(cell)
+            print(f"null p={p} {name}: at delta {cell['delta']:.3f}, sum over k "
+                  f"{cell['total']:.4f} (budget {cell['total_budget']:.4f}) "
+                  f"{ {k: cell['delta_k'][k] for k in DEPLOYMENTS if k in ks} }", flush=True)
     return cells
+
+
+DESIGNS = {
+    "previous: always on, equal weights": UNGATED,
+    "gated, equal weights": tuple(Bet(c.window, c.kappa, c.gate) for c in COMPONENTS),
+    "always on, default weights": tuple(Bet(c.window, c.kappa, 0.0, c.weight)
+                                        for c in COMPONENTS),
+    "default (gated, weighted)": COMPONENTS,
+    "gated at e^3, weighted": tuple(Bet(c.window, c.kappa, c.gate and 3.0, c.weight)
+                                    for c in COMPONENTS),
+}
 
 
 def tradeoff_cells(rng: np.random.Generator, runs: int, horizon: int, post: int
                    ) -> list[dict[str, Any]]:
     cells = []
-    for margins in ((0.0,), MARGINS, (1.0, 2.0), (0.0, 1.0, 2.0), (2.0, 3.0), (3.0,)):
-        monitor = NewMonitor(margins)
-        null = null_cells(rng, runs, horizon, {str(margins): monitor}, ks=())
+    ks = (1, 10)
+    for name, components in DESIGNS.items():
+        monitor = Monitor(components)
+        null = null_cells(rng, runs, horizon, {name: (monitor, deployment_delta)}, ks=())
         delays = {}
-        for age in (0, 5000):  # 5,000: past the longest window, where the age stops mattering
+        for age in (0, 5000):  # 5,000: past the longest window
             for p1 in (0.10, 0.25):
                 rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
-                first = crossings(rng, runs, rates, monitor, levels_for(()))
-                delays[f"{age}:{p1}"] = summarise(first[0], age)
-        cells.append({"margins": list(margins),
+                first = crossings(rng, runs, rates, monitor, levels_for(deployment_delta, ks))
+                for i, k in enumerate(ks):
+                    delays[f"{age}:{p1}:k{k}"] = summarise(first[i + 1], age)
+        cells.append({"design": name, "components": [vars(c) for c in components],
                       "false_alarm_005": next(c["delta"] for c in null if c["p"] == 0.05),
                       "false_alarm_003": next(c["delta"] for c in null if c["p"] == 0.03),
                       "delays": delays})
-        print(f"margins {margins}: {({k: v['median'] for k, v in delays.items()})}", flush=True)
+        print(f"{name}: {({k: v['median'] for k, v in delays.items()})}", flush=True)
     return cells
 
 
-def pipeline_cells(rng: np.random.Generator, runs: int, age: int, post: int
-                   ) -> list[dict[str, Any]]:
-    base, cap, handled = 0.02, 0.25, 0.8
-    level = math.log(1.0 / spend_delta(DELTA, 1))
-    rule = np.vectorize(lambda s: suspicion_audit_rate(s, base, cap), otypes=[float])
+BOOSTS = {  # name: (monitor, spending, ramp, cap); ramp 0: no boost
+    "previous monitor, previous boost (x evidence, cap 0.25)": (PREVIOUS, spend_delta, 1.0, 0.25),
+    "new monitor, no boost": (NEW, deployment_delta, 0.0, 0.0),
+    "new monitor, previous boost (x evidence, cap 0.25)": (NEW, deployment_delta, 1.0, 0.25),
+    f"new monitor, new boost (x evidence^{RAMP:g}, cap 1)": (NEW, deployment_delta, RAMP, 1.0),
+}
+
+
+def pipeline_cells(rng: np.random.Generator, runs: int, age: int, post: int,
+                   boosts: Sequence[str]) -> list[dict[str, Any]]:
+    base, handled = 0.02, 0.8
     cells = []
-    for f in (0.0, 0.1, 0.3, 1.0):
-        p1 = 0.03 + 0.19 * 0.97 * f
+    for f in (0.0, 0.1, 0.3, 1.0, None):  # None: disagreement exactly ε (worst case allowed)
+        p1 = EPS if f is None else 0.03 + 0.19 * 0.97 * f
         rates = np.r_[np.full(age, 0.03), np.full(post, p1)]
         seed = int(rng.integers(2**32))
-        for name, monitor, boost in (("old, no boost", OldMonitor(), False),
-                                     ("new, no boost", NewMonitor(), False),
-                                     ("new, suspicion boost", NewMonitor(), True)):
+        for name in boosts:
+            monitor, spend, ramp, cap = BOOSTS[name]
+            level = math.log(1.0 / spend(DELTA, 1))
+            rule = np.vectorize(lambda s, ramp=ramp, cap=cap: suspicion_audit_rate(
+                s, base, cap, ramp), otypes=[float])
             r = np.random.default_rng(seed)
-            requests, audits, alarmed = [], [], []
+            requests, audits, alarmed, full = [], [], [], []
             for start in range(0, runs, CHUNK):
                 n = min(CHUNK, runs - start)
-                req, aud = np.zeros(n), np.zeros(n)
+                req, aud, top = np.zeros(n), np.zeros(n), np.zeros(n)
                 first = np.full(n, np.inf)
                 evidence_before = np.zeros(n)  # log-evidence after the previous audit
-                log_s = np.zeros(n)
-                for t0, flags, log_w in blocks(r, n, rates, monitor):
-                    susp = suspicion_log_paths(flags, ALPHA, log_s)
-                    log_s = susp[:, -1]
-                    evidence = np.maximum(log_w, susp)
+                for t0, flags, log_w, log_s in blocks(r, n, rates, monitor):
+                    evidence = np.maximum(log_w, log_s)
                     before = np.c_[evidence_before, evidence[:, :-1]]
                     evidence_before = evidence[:, -1]
                     # the rate of an audit is chosen from the monitor after the previous one
-                    audit_rate = (rule(np.exp(np.minimum(before, 50.0))) if boost
+                    audit_rate = (rule(np.exp(np.minimum(before, 50.0))) if ramp
                                   else np.full(before.shape, base))
                     gaps = r.geometric(handled * audit_rate)  # requests up to this audit
                     hit = log_w >= level
@@ -242,11 +262,13 @@ def pipeline_cells(rng: np.random.Generator, runs: int, age: int, post: int
                     counted = (step[None, :] > age) & (step[None, :] <= first[:, None])
                     req += (gaps * counted).sum(axis=1)
                     aud += counted.sum(axis=1)
+                    top += (gaps * counted * (audit_rate >= 0.5)).sum(axis=1)
                     if t0 + flags.shape[1] > age and np.isfinite(first).all():
                         break
                 keep = first > age  # runs with a false alarm before the change: see ``null``
                 requests += req[keep].tolist()
                 audits += aud[keep].tolist()
+                full += top[keep].tolist()
                 alarmed += np.isfinite(first[keep]).tolist()
             req_a, aud_a, hit_a = np.array(requests), np.array(audits), np.array(alarmed)
             llm = (1.0 - handled) * req_a + aud_a
@@ -256,17 +278,23 @@ def pipeline_cells(rng: np.random.Generator, runs: int, age: int, post: int
                     "median_audits": _median(aud_a[hit_a]),
                     "median_llm_calls": _median(llm[hit_a]),
                     "audit_rate_until_alarm": float(aud_a.sum() / (handled * req_a.sum())),
-                    "llm_calls_per_request_until_alarm": float(llm.sum() / req_a.sum())}
+                    "llm_calls_per_request_until_alarm": float(llm.sum() / req_a.sum()),
+                    "share_of_requests_at_rate_ge_half": float(sum(full) / req_a.sum())}
             cells.append(cell)
-            print(f"f={f} {name}: detected {cell['detected']:.3f} median requests "
-                  f"{cell['median_requests']} audits {cell['median_audits']} LLM calls "
-                  f"{cell['median_llm_calls']} audit rate until alarm "
-                  f"{cell['audit_rate_until_alarm']:.4f}", flush=True)
+            print(f"{'eps' if f is None else f} {name}: detected {cell['detected']:.3f} "
+                  f"median requests {cell['median_requests']} audits {cell['median_audits']} "
+                  f"LLM calls {cell['median_llm_calls']} audit rate "
+                  f"{cell['audit_rate_until_alarm']:.4f} LLM/request "
+                  f"{cell['llm_calls_per_request_until_alarm']:.4f} at >=0.5 "
+                  f"{cell['share_of_requests_at_rate_ge_half']:.4f}", flush=True)
     return cells
 
 
 def _median(x: np.ndarray) -> float:
     return float(np.median(x)) if x.size else math.nan
+
+
+PARTS = ("age", "null", "tradeoff", "pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,9 +306,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="audited requests of a false-alarm run")
     parser.add_argument("--tradeoff-horizon", type=int, default=5000,
                         help="audited requests of a false-alarm run in the trade-off curve")
+    parser.add_argument("--pipeline-post", type=int, default=10000,
+                        help="audited requests simulated after the change in the pipeline")
+    parser.add_argument("--boosts", nargs="*", type=int, default=list(range(len(BOOSTS))),
+                        help="which pipeline configurations (indices into BOOSTS)")
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["age", "null", "tradeoff", "pipeline"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -290,16 +321,18 @@ def main(argv: list[str] | None = None) -> int:
         out["age"] = age_cells(rng, args.runs, args.post)
     if "null" not in args.skip:
         out["null"] = null_cells(rng, args.runs, args.horizon,
-                                 {"old": OldMonitor(), "new": NewMonitor()},
-                                 ks=DEPLOYMENTS)
+                                 {"previous": (PREVIOUS, spend_delta),
+                                  "new": (NEW, deployment_delta)}, ks=range(1, 21))
     if "tradeoff" not in args.skip:
         out["tradeoff"] = tradeoff_cells(rng, args.runs, args.tradeoff_horizon, 3000)
     if "pipeline" not in args.skip:
-        out["pipeline"] = pipeline_cells(rng, args.runs, 1000, 10000)
+        names = list(BOOSTS)
+        out["pipeline"] = pipeline_cells(rng, args.runs, 1000, args.pipeline_post,
+                                         [names[i] for i in args.boosts])
     out["seconds"] = round(time.perf_counter() - started, 1)
-    parts = [p for p in ("age", "null", "tradeoff", "pipeline") if p not in args.skip]
+    parts = [p for p in PARTS if p not in args.skip]
     suffix = "" if args.runs == 1000 else f"_{args.runs}"
-    suffix += "" if len(parts) == 4 else "_" + "-".join(parts)
+    suffix += "" if len(parts) == len(PARTS) else "_" + "-".join(parts)
     print(f"wrote {write_json(f'b7_monitor{suffix}.json', out)} in {out['seconds']} s")
     return 0
 

@@ -52,9 +52,12 @@ class TrainerMetrics:
                                 "Upper end of the confidence sequence for the running "
                                 "mean of live agreement since the deployment")
         self.live_wealth = gauge("live_wealth", "Live monitor wealth (alarm at 1/δₖ)")
+        self.live_suspicion = gauge("live_suspicion",
+                                    "Live monitor CUSUM suspicion (steers the audit boost)")
         self.drift = counter("drift_alarms", "Drift detector alarms", ("task", "detector"))
         self.audit_boost = gauge("audit_boost",
-                                 "Audit rate the routers apply at least after an alarm (0: none)")
+                                 "Audit rate the routers apply at least after an alarm or "
+                                 "while the live monitor is suspicious (0: none)")
         self.epoch_start = gauge("calibration_epoch_start",
                                  "First store seq of the task's calibration epoch (1: no alarm)")
         self.epoch_pending = gauge("calibration_epoch_pending",
@@ -94,6 +97,7 @@ class TrainerMetrics:
     def observe_watch(self, task: str, summary: dict[str, Any]) -> None:
         self.live_audited.labels(task).set(summary["audited"])
         self.live_wealth.labels(task).set(summary["wealth"])
+        self.live_suspicion.labels(task).set(summary["suspicion"])
         if summary["audited"]:
             self.live_agreement.labels(task).set(summary["agreement"])
             self.live_lower.labels(task).set(summary["confidence_sequence"][0])

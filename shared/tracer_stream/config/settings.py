@@ -424,6 +424,10 @@ class TrainerSettings(_ServiceSettings):
     version calibrated after the alarm is promoted; 0 disables the boost."""
     drift_audit_ttl_s: float = Field(default=86400.0, gt=0)
     """Longest time an audit boost lasts when no such version is promoted."""
+    suspicion_audit_cap: float = Field(default=1.0, ge=0, le=1)
+    """Highest audit rate the live monitor's suspicion boost sets for a task (ρ × evidence³,
+    rounded down to a power of two, up to this cap; 1: every handled request while the evidence
+    is strong); 0 disables the suspicion boost."""
     router_alarm_close_gate: bool = True
     """Close a task's gate when a router raises an alarm (the novelty-rate watch) for its
     current version; off: the alarm only starts a calibration epoch and the audit boost."""

@@ -7,8 +7,9 @@
    with the current version on those same rows. The refit trigger of a pending epoch waits
    until enough of them exist (:mod:`tracer_stream.training.schedule`).
 2. **Audit boost.** The task's audit rate is raised to ``audit_rate`` in the registry for at most
-   ``ttl_s`` seconds (routers draw with max(ρ, boost); a lower boost set by the live monitor's
-   suspicion, :mod:`tracer_stream.training.live_guard`, is replaced), and an ``audit_boost``
+   ``ttl_s`` seconds (routers draw with max(ρ, boost); a boost set by the live monitor's
+   suspicion, :mod:`tracer_stream.training.live_guard`, is replaced even when higher: it lasts
+   minutes and follows the evidence, the alarm's lasts until a refit), and an ``audit_boost``
    announcement tells the routers to re-read the registry now. More audits feed the live monitor
    of the current version and the new epoch's calibration set faster. The audit flag is still an
    independent draw made before the gate decides, with a probability that depends on time only, so
@@ -36,6 +37,7 @@ from __future__ import annotations
 import logging
 
 from tracer_stream.registry import Registry
+from tracer_stream.training.live_guard import is_suspicion_boost
 from tracer_stream.training.publish import Announcer, close_gate
 from tracer_stream.training.state import TrainerState
 
@@ -97,7 +99,7 @@ class AlarmResponse:
             self.registry.record_event(task, "calibration_epoch", reason=reason,
                                        trigger=trigger, start=seq + 1)
         boost = self.registry.audit_boost(task)
-        if self.audit_rate > 0 and (started or boost is None
+        if self.audit_rate > 0 and (started or boost is None or is_suspicion_boost(boost)
                                     or float(boost["rate"]) < self.audit_rate):
             self.registry.set_audit_boost(task, self.audit_rate, ttl_s=self.ttl_s,
                                           reason=f"{trigger}: {reason}")

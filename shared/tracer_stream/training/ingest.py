@@ -85,7 +85,8 @@ class Ingest:
         alarms = AlarmResponse(registry, state, announcer, audit_rate=settings.drift_audit_rate,
                                ttl_s=settings.drift_audit_ttl_s,
                                close_gate_on_router_alarm=settings.router_alarm_close_gate)
-        guard = LiveGuard(registry, state, announcer, suspicion_cap=settings.drift_audit_rate)
+        guard = LiveGuard(registry, state, announcer,
+                          suspicion_cap=settings.suspicion_audit_cap)
         return cls(store, guard, registry, state, alarms,
                    max_bytes=settings.limits.max_message_bytes,
                    drift_cooldown_s=settings.drift_cooldown_s,

@@ -13,19 +13,23 @@ refit once the epoch has data).
 making the current version current again (:func:`~tracer_stream.training.publish.make_current`
 bumps the task's deployment counter, :meth:`TrainerState.mark_deployment`) — starts a fresh
 monitor, and the k-th monitor of a task (k counted in Redis over the task's life) tests at
-δₖ = δ·6/(π²k²) (:func:`tracer_stream.learn.spend_delta`). Each monitor is a test
-supermartingale; with probability ≤ δₖ the k-th one ever alarms while its deployment keeps its
-promise, so by the union bound the chance that *any* monitor of the task ever raises a false
-alarm is ≤ Σₖ δₖ = δ, however many versions come and go. (The gate's certificates spend their
-own δ over gate tests the same way, :mod:`tracer_stream.training.calibration`.)
+δₖ = δ(1/√k − 1/√(k + 1)) (:func:`tracer_stream.learn.monitor.deployment_delta`). Each monitor
+is a test supermartingale; with probability ≤ δₖ the k-th one ever alarms while its deployment
+keeps its promise, so by the union bound the chance that *any* monitor of the task ever raises a
+false alarm is ≤ Σₖ δₖ = δ, however many versions come and go. (The gate's certificates spend
+their own δ over gate tests, with δ·6/(π²k²), :mod:`tracer_stream.training.calibration`.)
 
 **Audit effort where it matters.** With ``suspicion_cap`` > 0, after every batch the guard
 raises the task's audit rate to :func:`~tracer_stream.learn.monitor.suspicion_audit_rate` of
 the monitor's evidence (the larger of its wealth and its CUSUM suspicion): ρ while the model
-keeps its promise, up to the cap as evidence against it accumulates. The boost is written to
-the registry for :data:`SUSPICION_TTL_S` seconds, renewed while the suspicion lasts, lowered
-with it, and announced (``audit_boost``) when it rises; a boost set by an alarm is never
-lowered here. The rate depends on past audits only, so audits stay a sample of traffic.
+keeps its promise, ρ × evidence³ (a power of two) as evidence against it accumulates, up to the
+cap (by default 1: every handled request is audited while the evidence is strong, which lasts
+until the alarm or until agreements bring the evidence down). The boost is written to the
+registry for :data:`SUSPICION_TTL_S` seconds, renewed while the suspicion lasts, lowered with
+it, and announced (``audit_boost``) when it rises. A boost set by an alarm or an operator is
+never lowered here: a higher suspicion boost may replace it for a while, and the watch keeps it
+and puts it back (with its own expiry) when the suspicion falls below it. The rate depends on
+past audits only, so audits stay a sample of traffic.
 
 The state — version, deployment, k, the store sequence number applied last, the monitor — is
 saved in Redis after every batch, so a restart resumes it; traces stored after the saved
@@ -44,9 +48,14 @@ from typing import Any
 
 import orjson
 
+from tracer_stream.contracts.records import AuditBoostRecord
 from tracer_stream.errors import LearnError
-from tracer_stream.learn import spend_delta
-from tracer_stream.learn.monitor import WINDOWS, LiveMonitor, suspicion_audit_rate
+from tracer_stream.learn.monitor import (
+    WINDOWS,
+    LiveMonitor,
+    deployment_delta,
+    suspicion_audit_rate,
+)
 from tracer_stream.registry import Registry
 from tracer_stream.training.publish import Announcer, close_gate
 from tracer_stream.training.snapshot import StoredTrace
@@ -57,6 +66,11 @@ log = logging.getLogger(__name__)
 SUSPICION_TTL_S = 900.0
 """Seconds a suspicion boost lasts unless a later batch renews it."""
 _SUSPICION = "live monitor suspicion"
+
+
+def is_suspicion_boost(boost: AuditBoostRecord | None) -> bool:
+    """Whether ``boost`` was set by a live guard's suspicion (not by an alarm or an operator)."""
+    return boost is not None and str(boost.get("reason", "")).startswith(_SUSPICION)
 
 
 @dataclass
@@ -71,11 +85,14 @@ class Watch:
     """The task's deployment counter when this monitor started."""
     k: int = 1
     """Index of this monitor among the task's monitors (its share δₖ of the budget)."""
+    underlying: AuditBoostRecord | None = None
+    """An alarm's or an operator's boost a higher suspicion boost replaced, to put back."""
 
     def to_json(self) -> bytes:
         return orjson.dumps({"version": self.version, "applied_seq": self.applied_seq,
                              "closed_gate": self.closed_gate, "deployment": self.deployment,
-                             "k": self.k, "monitor": self.monitor.to_dict()})
+                             "k": self.k, "underlying": self.underlying,
+                             "monitor": self.monitor.to_dict()})
 
     @classmethod
     def from_json(cls, raw: bytes) -> Watch:
@@ -83,7 +100,8 @@ class Watch:
         d = orjson.loads(raw)
         return cls(version=d["version"], monitor=LiveMonitor.from_dict(d["monitor"]),
                    applied_seq=int(d["applied_seq"]), closed_gate=bool(d["closed_gate"]),
-                   deployment=int(d.get("deployment", 0)), k=int(d.get("k", 1)))
+                   deployment=int(d.get("deployment", 0)), k=int(d.get("k", 1)),
+                   underlying=d.get("underlying"))
 
     def summary(self) -> dict[str, Any]:
         """What metrics and ``tracer-stream model show`` report. ``confidence_sequence`` is
@@ -157,7 +175,7 @@ class LiveGuard:
         definition = self.registry.get_task(task)
         alpha = float(manifest.get("alpha") or (definition.alpha if definition else 0.95))
         k = self.state.next_monitor(task)
-        delta_k = spend_delta(definition.delta if definition else 0.05, k)
+        delta_k = deployment_delta(definition.delta if definition else 0.05, k)
         log.info("task %s: live monitor #%d for %s at alpha=%g, delta_k=%.3g", task, k,
                  version, alpha, delta_k)
         return Watch(version, LiveMonitor(alpha=alpha, delta=delta_k), applied_seq=applied_seq,
@@ -201,15 +219,27 @@ class LiveGuard:
         evidence = max(m.wealth, m.suspicion)
         rate = suspicion_audit_rate(evidence, base, self.suspicion_cap)
         boost = self.registry.audit_boost(task)
-        ours = boost is not None and str(boost.get("reason", "")).startswith(_SUSPICION)
-        if boost is not None and not ours and float(boost["rate"]) >= rate:
-            return  # an alarm's or an operator's boost: never lowered here
+        ours = is_suspicion_boost(boost)
+        if boost is not None and not ours:
+            if float(boost["rate"]) >= rate:
+                return  # an alarm's or an operator's boost: never lowered here
+            watch.underlying = boost
+        now = time.time()
+        under = watch.underlying
+        if under is not None and float(under["expires_at"]) <= now:
+            watch.underlying = under = None
+        if under is not None and rate <= float(under["rate"]):
+            self.registry.set_audit_boost(task, float(under["rate"]),
+                                          ttl_s=float(under["expires_at"]) - now,
+                                          reason=str(under["reason"]))
+            watch.underlying = None
+            return
         if rate <= base:
             if ours:
                 self.registry.clear_audit_boost(task, f"{_SUSPICION} over ({evidence:.2g})")
             return
-        renew = (boost is None or float(boost["rate"]) != rate
-                 or float(boost["expires_at"]) - time.time() < SUSPICION_TTL_S / 2)
+        renew = (boost is None or not ours or float(boost["rate"]) != rate
+                 or float(boost["expires_at"]) - now < SUSPICION_TTL_S / 2)
         if not renew:
             return
         self.registry.set_audit_boost(task, rate, ttl_s=SUSPICION_TTL_S, reason=(

@@ -8,9 +8,12 @@ import pytest
 from scipy.stats import binom
 
 from tracer_stream.errors import LearnError
-from tracer_stream.learn import LiveMonitor
+from tracer_stream.learn import LiveMonitor, spend_delta
 from tracer_stream.learn.monitor import (
+    COMPONENTS,
+    GATE,
     bets,
+    deployment_delta,
     log_wealth_paths,
     suspicion_audit_rate,
     suspicion_log_paths,
@@ -127,9 +130,40 @@ def test_suspicion_is_a_cusum() -> None:
     np.testing.assert_allclose(resumed, fast[:, 250:], atol=1e-9)
 
 
-def test_suspicion_audit_rate_is_capped_and_monotone() -> None:
-    rates = [suspicion_audit_rate(s, 0.02, 0.25) for s in np.geomspace(0.1, 1e6, 60)]
-    assert rates == sorted(rates) and rates[0] == 0.02 and rates[-1] == 0.25
+def test_suspicion_audit_rate_ramps_to_the_cap() -> None:
+    rates = [suspicion_audit_rate(s, 0.02, 1.0) for s in np.geomspace(0.1, 1e6, 60)]
+    assert rates == sorted(rates) and rates[0] == 0.02 and rates[-1] == 1.0
+    assert suspicion_audit_rate(1.99, 0.02, 1.0) == 0.02      # no evidence: the base rate
+    assert suspicion_audit_rate(2.0, 0.02, 1.0) == 0.16       # 2^RAMP: one disagreement
+    assert suspicion_audit_rate(4.0, 0.02, 1.0) == 1.0        # every handled request
+    assert suspicion_audit_rate(1e9, 0.02, 0.25) == 0.25      # a lower cap holds
+    assert suspicion_audit_rate(1e9, 0.3, 0.25) == 0.3        # never below the base rate
+    assert suspicion_audit_rate(1e9, 0.0, 1.0) == 0.0         # ρ = 0: nothing to multiply
+    assert suspicion_audit_rate(3.0, 0.02, 1.0, ramp=1.0) == 0.04  # the earlier ramp
+
+
+def test_deployment_budgets_sum_to_delta_and_decay_slower_than_the_gates() -> None:
+    ks = np.arange(1, 200_001)
+    spent = np.array([deployment_delta(0.05, int(k)) for k in ks])
+    assert (np.diff(spent) < 0).all() and spent.sum() < 0.05
+    assert spent.sum() == pytest.approx(0.05 * (1 - 1 / np.sqrt(ks[-1] + 1)))
+    assert deployment_delta(0.05, 10) > 2 * spend_delta(0.05, 10)
+    with pytest.raises(LearnError):
+        deployment_delta(0.05, 0)
+
+
+def test_gated_bets_wait_for_the_suspicion() -> None:
+    flags = np.array([[1.0] * 3 + [0.0] * 200 + [1.0] * 6])
+    lam = bets(np.zeros((1, 0)), flags, 0.05)
+    log_s = suspicion_log_paths(flags, 0.95)
+    before = np.r_[0.0, log_s[0, :-1]]
+    for k, c in enumerate(COMPONENTS):
+        if c.gate:
+            assert (lam[k, 0][before < c.gate] == 0).all()
+            assert (lam[k, 0][before >= c.gate] > 0).any()
+    resumed = bets(flags[:, :100], flags[:, 100:], 0.05, log_suspicion=log_s[:, 99])
+    np.testing.assert_allclose(resumed, lam[:, :, 100:])
+    assert GATE > 0
 
 
 def test_empty_monitor_and_bad_parameters() -> None:

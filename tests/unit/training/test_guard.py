@@ -164,7 +164,7 @@ def test_re_promoting_the_current_version_starts_a_fresh_monitor_with_its_share(
     again = guard.observe("intents", audited(range(400, 800), 0.5, seed=1))
     assert again.alarm and not registry.gate("intents")["open"]    # it can close the gate again
     assert again.summary["k"] == 2 and again.summary["delta"] == pytest.approx(
-        0.05 * 6 / (np.pi ** 2 * 4))
+        0.05 * (1 / np.sqrt(2) - 1 / np.sqrt(3)))
     assert state.deployment("intents") == 1
 
 
@@ -216,10 +216,57 @@ def test_an_alarm_replaces_a_lower_suspicion_boost(registry: Registry) -> None:
     guard = LiveGuard(registry, state, announcer, suspicion_cap=0.25)  # type: ignore[arg-type]
     alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
                            ttl_s=600)
-    guard.observe("intents", audited(range(1, 4), 1.0))
+    guard.observe("intents", audited(range(1, 2), 1.0))
     low = registry.audit_boost("intents")
     assert low is not None and low["rate"] < 0.25
     state.start_epoch("intents", 1, "drift:x", "an earlier alarm")  # an epoch is pending
-    assert not alarms.alarm("intents", "drift:shadow_error", 3, "shift")
+    assert not alarms.alarm("intents", "drift:shadow_error", 1, "shift")
     boost = registry.audit_boost("intents")
     assert boost is not None and boost["rate"] == 0.25
+
+
+def test_strong_suspicion_audits_every_handled_request_until_the_evidence_falls(
+        registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=1.0)  # type: ignore[arg-type]
+    guard.observe("intents", audited(range(1, 200), 0.0))
+    guard.observe("intents", audited(range(200, 201), 1.0))    # one disagreement: ρ·2³
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == pytest.approx(8 * 0.02)
+    guard.observe("intents", audited(range(201, 204), 1.0))    # a run of them: everything
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 1.0 and registry.gate("intents")["open"]
+    guard.observe("intents", audited(range(204, 900), 0.0))    # good news: back to ρ
+    assert registry.audit_boost("intents") is None
+
+
+def test_a_higher_suspicion_boost_puts_an_alarm_boost_back(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=1.0)  # type: ignore[arg-type]
+    registry.set_audit_boost("intents", 0.25, ttl_s=3600, reason="drift:shadow_error: x")
+    expires = registry.audit_boost("intents")["expires_at"]  # type: ignore[index]
+    guard.observe("intents", audited(range(1, 5), 1.0))
+    assert registry.audit_boost("intents")["rate"] == 1.0  # type: ignore[index]
+    # the replaced boost is saved with the watch, so a restarted guard still puts it back
+    restarted = LiveGuard(registry, state, announcer,  # type: ignore[arg-type]
+                          suspicion_cap=1.0)
+    restarted.observe("intents", audited(range(5, 900), 0.0))
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25 and boost["reason"].startswith("drift")
+    assert boost["expires_at"] == pytest.approx(expires, abs=5)
+
+
+def test_an_alarm_replaces_a_higher_suspicion_boost(registry: Registry) -> None:
+    state = TrainerState(registry.client)
+    announcer = RecordingAnnouncer()
+    guard = LiveGuard(registry, state, announcer, suspicion_cap=1.0)  # type: ignore[arg-type]
+    alarms = AlarmResponse(registry, state, announcer, audit_rate=0.25,  # type: ignore[arg-type]
+                           ttl_s=600)
+    guard.observe("intents", audited(range(1, 5), 1.0))
+    state.start_epoch("intents", 1, "drift:x", "an earlier alarm")  # an epoch is pending
+    alarms.alarm("intents", "drift:shadow_error", 4, "shift")
+    boost = registry.audit_boost("intents")
+    assert boost is not None and boost["rate"] == 0.25 and boost["expires_at"] > (
+        boost["since"] + 500)
