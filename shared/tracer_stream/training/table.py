@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tracer_stream.contracts import Trace
+from tracer_stream.extras import needs_extra
 from tracer_stream.training.snapshot import (
     SCHEMA,
     TRACE_COLUMNS,
@@ -23,6 +21,11 @@ from tracer_stream.training.snapshot import (
     StoredTrace,
     live_parts,
 )
+
+with needs_extra("trainer", "the trace snapshot"):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
 _SCALARS = ["seq", "request_id", "text", "label", "audit", "model_version", "reason",
             "embedder_id", "embedding_dim"]
