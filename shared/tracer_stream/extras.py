@@ -4,11 +4,12 @@
 extras add the rest (``pyproject.toml``, README.md "Install"). Code that imports a piece of an
 extra does it under :func:`needs_extra`, so a missing extra fails with one line that names it:
 
->>> with needs_extra("trainer", "the drift watch"):
-...     import tracer_stream_no_such_module
-Traceback (most recent call last):
-...
-tracer_stream.extras.MissingExtraError: the drift watch needs the optional extra 'trainer': pip install 'tracer-stream[trainer]'
+>>> try:
+...     with needs_extra("trainer", "the drift watch"):
+...         import tracer_stream_no_such_module
+... except MissingExtraError as exc:
+...     print(exc)
+the drift watch needs the optional extra 'trainer': pip install 'tracer-stream[trainer]'
 """
 
 from __future__ import annotations

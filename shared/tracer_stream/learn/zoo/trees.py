@@ -2,9 +2,10 @@
 
 scikit-learn fits them; the fitted trees are then kept as plain arrays (children, split feature,
 threshold, leaf values) and predicted by :class:`TreeArrays` here, so an artefact holds numbers
-only, loading it can never run code (no pickle) and needs no scikit-learn. Splits follow scikit-learn exactly: a row
-goes left when its feature value (as float64) is ``<=`` the threshold, so the probabilities
-equal ``predict_proba`` of the fitted estimator (``tests/unit/learn/test_trees.py``).
+only, loading it can never run code (no pickle) and needs no scikit-learn. Splits follow
+scikit-learn exactly: a row goes left when its feature value (as float64) is ``<=`` the
+threshold, so the probabilities equal ``predict_proba`` of the fitted estimator
+(``tests/unit/learn/test_trees.py``).
 """
 
 from __future__ import annotations
