@@ -146,6 +146,9 @@ class Refitter:
                           f"{epoch['start']}) and {n_train} training traces, "
                           f"{len(set(labels))} label(s); a test at gate test #{k} needs >= "
                           f"{needed} calibration traces")
+            if 0 < self.settings.refit_calibration_reservoir < needed:
+                out.reason += (f"; the calibration reservoir "
+                               f"({self.settings.refit_calibration_reservoir}) is smaller")
             return out
         out.k = self.state.next_gate_test(task)
         out.delta_k = spend_delta(definition.delta, out.k)

@@ -90,3 +90,16 @@ def test_a_bounded_refit_fits_the_capped_rows_and_calibrates_on_the_reservoir(
     bounds = manifest["trainer"]["bounds"]
     assert bounds["kept_rows"] == 150 + 60 * len(LABELS) < bounds["usable_rows"]
     assert manifest["n_cal"] == 150
+
+
+def test_a_reservoir_below_the_gates_minimum_skips_the_refit_and_says_why(
+        tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    world["refitter"].settings = TrainerSettings(
+        zoo="fast", state_dir=tmp_path, model_signing_key=SigningKey.generate().seed_b64,
+        refit_calibration_reservoir=20)
+    world["store"].append(list(traffic(600, seed=7, noise=0.01)))
+    out = world["refitter"].refit("intents", "manual")
+    assert out.outcome == "too_few_traces" and out.n_calibration == 20
+    assert "calibration reservoir (20) is smaller" in out.reason
+    assert world["state"].gate_tests("intents") == 0  # nothing spent
