@@ -19,7 +19,7 @@
     nice -n 10 python bench/b5_trace_store.py [--rows 100000 1000000] [--rebuild 20000]
         [--label-cap 1000] [--reservoir 5000]
 
-Prints a table and writes bench/results/b5_trace_store.json. Both measurements read from the
+Prints a table and writes bench/results/b5_trace_store.json (``--out``). Both measurements read from the
 page cache (files just written), as a refit right after a restart would not.
 """
 
@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--rebuild", type=int, default=20_000)
     parser.add_argument("--label-cap", type=int, default=1000)
     parser.add_argument("--reservoir", type=int, default=5000)
+    parser.add_argument("--out", default="b5_trace_store.json",
+                        help="results file name under bench/results")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="b5-") as tmp:
         work = Path(tmp)
@@ -212,7 +214,7 @@ def main() -> None:
               f"traces/s; consume only {rebuilt['consume_only_traces_per_s']:,.0f} traces/s "
               f"(ratio {rebuilt['ratio_to_consume_only']:.2f}); decode only "
               f"{rebuilt['decode_only_traces_per_s']:,.0f} traces/s")
-    path = write_json("b5_trace_store.json", {"machine": machine(), "args": vars(args),
+    path = write_json(args.out, {"machine": machine(), "args": vars(args),
                                          "refit_read": reads, "rebuild": rebuilt})
     print(f"wrote {path}")
 
