@@ -19,8 +19,8 @@
     nice -n 10 python bench/b5_trace_store.py [--rows 100000 1000000] [--rebuild 20000]
         [--label-cap 1000] [--reservoir 5000]
 
-Prints a table and writes bench/results/b5_trace_store.json (``--out``). Both measurements read from the
-page cache (files just written), as a refit right after a restart would not.
+Prints a table and writes bench/results/b5_trace_store.json (``--out``). Both measurements
+read from the page cache (files just written), as a refit right after a restart would not.
 """
 
 from __future__ import annotations
