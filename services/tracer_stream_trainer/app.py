@@ -24,14 +24,17 @@ import asyncio
 import logging
 from typing import Any, cast
 
-import faust
-from faust.types import StreamT
 from prometheus_client import CollectorRegistry
 
 from tracer_stream.config import TrainerSettings
 from tracer_stream.config.kafka_clients import faust_options
 from tracer_stream.contracts.dead_letters import Source
+from tracer_stream.extras import needs_extra
 from tracer_stream_trainer.runtime import TrainerRuntime
+
+with needs_extra("trainer", "the trainer service"):
+    import faust
+    from faust.types import StreamT
 
 log = logging.getLogger(__name__)
 

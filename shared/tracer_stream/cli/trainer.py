@@ -69,7 +69,7 @@ def _refit(settings: TrainerSettings, task: str, *, direct: bool, wait_s: float)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             last = state.last_refit(task)
-            if last["at"] > before:
+            if last["at"] > before and last["trigger"] == "manual":  # not one running already
                 history = registry.history(task, limit=1)
                 reason = history[0].get("reason", "") if history else ""
                 print(f"{last['outcome']}: {registry.current(task) or '-'}  {reason}")

@@ -409,6 +409,12 @@ class TrainerSettings(_ServiceSettings):
     refit_window_traces: int = Field(default=0, ge=0)
     """A refit trains and calibrates on the last N traces of the task only (0: all of them);
     bounds what a refit reads (see "sizing" in docs/trainer.md)."""
+    refit_label_cap: int = Field(default=0, ge=0)
+    """At most N training traces per label in a refit, a sample by id (0: no cap); never
+    applied to calibration traces (see "sizing" in docs/trainer.md)."""
+    refit_calibration_reservoir: int = Field(default=0, ge=0)
+    """At most N calibration traces in a refit, a uniform sample by id whatever the labels
+    (0: all). Fewer rows widen the bound; below the gate's n_min no test can pass."""
     alphas: tuple[float, ...] = (0.90, 0.95, 0.98)
     """Agreement targets on the certified frontier of each model."""
     calibration_fraction: float = Field(default=0.3, gt=0, lt=1)

@@ -35,7 +35,7 @@ from tracer_stream.embed.packaged import (
     minilm_digest,
     minilm_dir,
 )
-from tracer_stream.errors import EmbedderError
+from tracer_stream.extras import needs_extra
 
 __all__ = ["OnnxMiniLMEmbedder", "export_minilm_onnx"]
 
@@ -108,13 +108,10 @@ def export_minilm_onnx(dest: Path, quantize: bool = True) -> Path:
 
     Needs torch and transformers (only at export time). Pooling and normalisation stay in numpy.
     """
-    try:
+    with needs_extra("torch", "exporting MiniLM to ONNX (`tracer-stream embed warmup`)"):
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel
-    except ImportError as exc:
-        raise EmbedderError("exporting MiniLM to ONNX needs torch, transformers, onnxruntime") \
-            from exc
 
     class _Encoder(torch.nn.Module):
         def __init__(self, model: torch.nn.Module) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from tracer_stream.embed.identity import EmbedderRef, digest_params
 from tracer_stream.embed.packaged import MAX_SEQ_LENGTH, MINILM_DIM, minilm_digest, minilm_dir
+from tracer_stream.extras import needs_extra
 
 __all__ = ["MiniLMEmbedder"]
 
@@ -20,8 +21,9 @@ class MiniLMEmbedder:
     """
 
     def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
+        with needs_extra("torch", "the 'minilm' embedder"):
+            import torch
+            from sentence_transformers import SentenceTransformer
 
         if threads is not None:
             torch.set_num_threads(int(threads))

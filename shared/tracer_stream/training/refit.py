@@ -1,15 +1,18 @@
 """A refit of one task from scratch: store → embeddings → fit → gate → compare → publish.
 
-1. Load every committed trace of the task (:class:`~tracer_stream.training.table.TraceTable`).
+1. Load every committed trace of the task, or the last ``refit_window_traces``
+   (:class:`~tracer_stream.training.table.TraceTable`).
 2. Calibration rows: eligible traces hashed into the partition
    (:mod:`tracer_stream.training.calibration`) that belong to the task's current calibration
    epoch (stored since the last alarm's epoch started); held-out traces of earlier epochs
-   neither calibrate nor train; everything else trains.
+   neither calibrate nor train; everything else trains. Optional bounds
+   (:mod:`tracer_stream.training.bounds`): at most ``refit_label_cap`` training rows per label,
+   at most ``refit_calibration_reservoir`` calibration rows (a uniform sample).
 3. δ-spending: the k-th gate test of the task certifies at δₖ = δ·6/(π²k²). A refit that could
    not certify anyway (fewer calibration traces than n_min(α, δₖ), fewer than 4 training traces,
    a single label) is skipped *before* the test and spends nothing.
-4. Embeddings stored with the traces are reused when their embedder id is the task's embedder;
-   the other traces are embedded again.
+4. Embeddings of the kept rows only: stored ones are reused when their embedder id is the
+   task's embedder; the other traces are embedded again.
 5. :func:`tracer_stream.learn.fit`. Not certified: the failed candidate is recorded in the
    registry history with the gate's reason and the traces still needed; the current version
    keeps serving.
@@ -44,6 +47,7 @@ from tracer_stream.registry import FencedOut, Registry
 from tracer_stream.report import build_report
 from tracer_stream.tasks import Task
 from tracer_stream.tasks.binding import binding_for, definition_sha256, mismatch
+from tracer_stream.training.bounds import bound_rows
 from tracer_stream.training.calibration import calibration_mask, calibration_rows
 from tracer_stream.training.compare import Comparison, compare
 from tracer_stream.training.fencing import Generation
@@ -124,8 +128,11 @@ class Refitter:
         epoch = self.state.epoch(task)
         current = set(definition.label_names)  # traces of a removed label neither train
         in_task = np.array([label in current for label in table.labels], dtype=bool)  # nor test
-        rows = np.flatnonzero((~held_out | calibration_rows(held_out, table.seq, epoch["start"]))
-                              & in_task)
+        usable = np.flatnonzero((~held_out | calibration_rows(held_out, table.seq,
+                                                              epoch["start"])) & in_task)
+        rows = bound_rows(usable, held_out[usable], table.labels, table.request_ids,
+                          label_cap=self.settings.refit_label_cap,
+                          reservoir=self.settings.refit_calibration_reservoir)
         cal = held_out[rows]
         labels = [table.labels[i] for i in rows]
         out = RefitOutcome(task, trigger, "too_few_traces", n_traces=len(table),
@@ -139,11 +146,13 @@ class Refitter:
                           f"{epoch['start']}) and {n_train} training traces, "
                           f"{len(set(labels))} label(s); a test at gate test #{k} needs >= "
                           f"{needed} calibration traces")
+            if 0 < self.settings.refit_calibration_reservoir < needed:
+                out.reason += (f"; the calibration reservoir "
+                               f"({self.settings.refit_calibration_reservoir}) is smaller")
             return out
         out.k = self.state.next_gate_test(task)
         out.delta_k = spend_delta(definition.delta, out.k)
-        X_all, ref = self._embeddings(definition, table)
-        X = X_all[rows]
+        X, ref = self._embeddings(definition, table, rows)
         parent = self.registry.current(task)
         started = time.monotonic()
         art = fit(X, labels, embedder=ref, config=FitConfig(
@@ -158,6 +167,11 @@ class Refitter:
         out.fit_seconds = time.monotonic() - started
         trainer_info = {"trigger": trigger, "gate_test": out.k, "delta_k": out.delta_k,
                         "delta_spending": "delta*6/(pi^2 k^2)", "store_seq": out.seq,
+                        "bounds": {"window_traces": self.settings.refit_window_traces,
+                                   "label_cap": self.settings.refit_label_cap,
+                                   "calibration_reservoir":
+                                       self.settings.refit_calibration_reservoir,
+                                   "usable_rows": len(usable), "kept_rows": len(rows)},
                         "calibration_epoch": {"start": epoch["start"],
                                               "trigger": epoch["trigger"]}}
         if not art.certified:
@@ -198,17 +212,19 @@ class Refitter:
         self.registry.clear_audit_boost(task, f"{version} was calibrated on traces from "
                                               f"{epoch['start']} on (after {epoch['trigger']})")
 
-    def _embeddings(self, task: Task, table: TraceTable) -> tuple[np.ndarray, EmbedderRef]:
+    def _embeddings(self, task: Task, table: TraceTable, rows: np.ndarray
+                    ) -> tuple[np.ndarray, EmbedderRef]:
+        """The embeddings of the table's ``rows``: stored ones read, the others computed."""
         if task.embedder not in self._embedders:
             self._embedders[task.embedder] = load_embedder(task.embedder)
         embedder = self._embedders[task.embedder]
         ref = EmbedderRef.from_dict(embedder.identity.to_dict())
-        X, have = table.embeddings(ref.id, ref.dim)
+        X, have = table.embeddings(ref.id, ref.dim, rows)
         missing = np.flatnonzero(~have)
         if len(missing):
             log.info("task %s: embedding %d of %d traces with %s", table.task, len(missing),
-                     len(table), ref.id)
-            X[missing] = embedder.embed([table.texts[i] for i in missing])
+                     len(rows), ref.id)
+            X[missing] = embedder.embed([table.texts[rows[i]] for i in missing])
         return X, ref
 
     def _parent(self, task: Task, version: str | None, ref: EmbedderRef

@@ -43,11 +43,14 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tracer_stream.contracts import Trace
 from tracer_stream.contracts.dead_letters import Source
+from tracer_stream.extras import needs_extra
+
+with needs_extra("trainer", "the trace snapshot"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tracer_stream.contracts import Trace
+from tracer_stream.extras import needs_extra
 from tracer_stream.training.snapshot import (
     SCHEMA,
     TRACE_COLUMNS,
@@ -24,28 +22,43 @@ from tracer_stream.training.snapshot import (
     live_parts,
 )
 
+with needs_extra("trainer", "the trace snapshot"):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
 _SCALARS = ["seq", "request_id", "text", "label", "audit", "model_version", "reason",
             "embedder_id", "embedding_dim"]
 
 
 def read_parts(task_dir: Path, columns: list[str], after_seq: int = 0,
-               attempts: int = 5) -> pa.Table:
-    """``columns`` of the task's rows with ``seq > after_seq``, in seq order."""
+               attempts: int = 5, seqs: np.ndarray | None = None) -> pa.Table:
+    """``columns`` of the task's rows with ``seq > after_seq``, in seq order; only the rows
+    whose ``seq`` is in ``seqs`` when given (each part is filtered as it is read, so only those
+    rows are held in memory)."""
     for _ in range(attempts):
         parts = [p for p in live_parts(task_dir) if p.last > after_seq] \
             if task_dir.exists() else []
         try:
-            return _read(parts, columns, after_seq)
+            return _read(parts, columns, after_seq, seqs)
         except FileNotFoundError:  # a merge replaced a part meanwhile: list again
             continue
-    return _read(live_parts(task_dir), columns, after_seq)
+    return _read(live_parts(task_dir), columns, after_seq, seqs)
 
 
-def _read(parts: list[Part], columns: list[str], after_seq: int) -> pa.Table:
+def _read(parts: list[Part], columns: list[str], after_seq: int,
+          seqs: np.ndarray | None) -> pa.Table:
     schema = pa.schema([SCHEMA.field(c) for c in columns])
-    tables = [pq.read_table(p.path, columns=columns, schema=SCHEMA,
-                            filters=[("seq", ">", after_seq)] if p.first <= after_seq else None)
-              for p in parts]
+    tables = []
+    for p in parts:
+        filters = [("seq", ">", after_seq)] if p.first <= after_seq else []
+        if seqs is not None:
+            wanted = seqs[(seqs >= p.first) & (seqs <= p.last)]
+            if not len(wanted):
+                continue
+            filters.append(("seq", "in", wanted.tolist()))
+        tables.append(pq.read_table(p.path, columns=columns, schema=SCHEMA,
+                                    filters=filters or None))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
@@ -96,18 +109,26 @@ class TraceTable:
             after_seq=after_seq,
         )
 
-    def embeddings(self, embedder_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def embeddings(self, embedder_id: str, dim: int, rows: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """``(X, have)``: float32 rows stored by embedder ``embedder_id`` (dimension ``dim``),
-        and which rows have one. Rows without (``have`` false) are zero: re-embed them."""
+        and which rows have one. Rows without (``have`` false) are zero: re-embed them.
+        ``rows`` (ascending indices into the table): only those, read and held alone."""
         have = (np.array([e == embedder_id for e in self.embedder_ids], dtype=bool)
                 & (self.embedding_dims == dim))
-        X = np.zeros((len(self), dim), dtype=np.float32)
+        if rows is not None:
+            have = have[rows]
+        X = np.zeros((len(have), dim), dtype=np.float32)
         if not have.any():
             return X, have
-        # seq runs 1, 2, ... without gaps, so the first len(self) rows are this table's rows
-        # even if the consumer stored more since load()
-        column = read_parts(self.dir, ["embedding"], self.after_seq).column("embedding").slice(
-            0, len(self))
+        if rows is None:
+            # seq runs 1, 2, ... without gaps, so the first len(self) rows are this table's
+            # rows even if the consumer stored more since load()
+            column = read_parts(self.dir, ["embedding"], self.after_seq).column(
+                "embedding").slice(0, len(self))
+        else:
+            column = read_parts(self.dir, ["embedding"], self.after_seq,
+                                seqs=self.seq[rows]).column("embedding")
         row = 0
         for chunk in column.chunks:
             X[row:row + len(chunk)] = _decode(chunk, have[row:row + len(chunk)], dim)

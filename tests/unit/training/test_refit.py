@@ -140,9 +140,14 @@ def test_stored_embeddings_are_reused_and_missing_ones_recomputed(world: dict[st
             return real.embed(texts)
 
     refitter._embedders[EMBEDDER] = Counting()
-    X, ref = refitter._embeddings(world["registry"].get_task("intents"), table)
+    task = world["registry"].get_task("intents")
+    X, ref = refitter._embeddings(task, table, np.arange(len(table)))
     assert calls == [40] and ref.id == real.identity.id
     assert np.allclose(X, real.embed(table.texts), atol=1e-6)
+    rows = np.array([3, 39, 40, 77])  # two stored, two computed: only the kept rows
+    X, _ = refitter._embeddings(task, table, rows)
+    assert calls == [40, 2]
+    assert np.allclose(X, real.embed([table.texts[i] for i in rows]), atol=1e-6)
 
 
 def test_unknown_task_and_concurrent_refits_are_refused(world: dict[str, Any]) -> None:

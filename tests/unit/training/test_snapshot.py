@@ -144,3 +144,18 @@ def _doc_query() -> str:
     doc = (Path(__file__).parents[3] / "docs" / "trainer.md").read_text()
     section = doc.split("## Reading the snapshot", 1)[1]
     return section.split("```sql", 1)[1].split("```", 1)[0]
+
+
+def test_selected_rows_read_only_their_own_embeddings(tmp_path: Path) -> None:
+    store = TraceSnapshot(tmp_path)
+    for start in (0, 6, 12):  # rows from every part, and a part with none selected
+        store.append([make_trace(i) for i in range(start, start + 6)])
+    table = TraceTable.load(tmp_path, "intents", window=15)
+    rows = np.array([0, 1, 7, 14])  # seq 4, 5, 11, 18
+    X, have = table.embeddings("emb/4/x", 4, rows)
+    assert X.shape == (4, 4) and have.all()
+    full, _ = table.embeddings("emb/4/x", 4)
+    assert np.array_equal(X, full[rows])
+    assert np.allclose(X[2], make_trace(10).embedding)
+    X, have = table.embeddings("emb/4/x", 4, np.array([], dtype=np.int64))
+    assert X.shape == (0, 4) and not have.any()

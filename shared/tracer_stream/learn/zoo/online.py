@@ -2,14 +2,14 @@
 
 Training goes through river's own ``learn_one`` (the same learner the trainer can keep updating
 between refits); prediction reads its per-class means and deviations into arrays and runs in
-numpy, so routing never loops over rows in Python.
+numpy, so routing never loops over rows in Python (and a router loads it without river).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from river import naive_bayes
 
+from ...extras import needs_extra
 from .base import Arrays, Surrogate, softmax
 
 _MIN_STD = 1e-3
@@ -30,6 +30,8 @@ class RiverNaiveBayes(Surrogate):
         super().__init__(seed=seed, temperature=temperature)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        with needs_extra("trainer", "fitting the river learner"):  # loading needs no river
+            from river import naive_bayes
         learner = naive_bayes.GaussianNB()
         order = np.random.default_rng(self.seed).permutation(len(y))
         for i in order:

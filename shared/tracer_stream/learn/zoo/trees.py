@@ -2,9 +2,10 @@
 
 scikit-learn fits them; the fitted trees are then kept as plain arrays (children, split feature,
 threshold, leaf values) and predicted by :class:`TreeArrays` here, so an artefact holds numbers
-only and loading it can never run code (no pickle). Splits follow scikit-learn exactly: a row
-goes left when its feature value (as float64) is ``<=`` the threshold, so the probabilities
-equal ``predict_proba`` of the fitted estimator (``tests/unit/learn/test_trees.py``).
+only, loading it can never run code (no pickle) and needs no scikit-learn. Splits follow
+scikit-learn exactly: a row goes left when its feature value (as float64) is ``<=`` the
+threshold, so the probabilities equal ``predict_proba`` of the fitted estimator
+(``tests/unit/learn/test_trees.py``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-)
 
 from ...errors import LearnError
+from ...extras import needs_extra
 from .base import Arrays, Surrogate, softmax
 
 _LEAF = -1
 _FIELDS = ("left", "right", "feature", "threshold", "roots", "leaf_index")
+
+
+def _ensemble() -> Any:
+    """scikit-learn's ensembles, imported only to fit: a loaded artefact predicts in numpy."""
+    with needs_extra("trainer", "fitting the tree ensembles"):
+        from sklearn import ensemble
+    return ensemble
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,8 @@ class RandomForest(_Forest):
         super().__init__(seed=seed, n_estimators=n_estimators)
 
     def _make(self) -> Any:
-        return RandomForestClassifier(n_estimators=int(self.params["n_estimators"]),
-                                      random_state=self.seed, n_jobs=-1)
+        return _ensemble().RandomForestClassifier(
+            n_estimators=int(self.params["n_estimators"]), random_state=self.seed, n_jobs=-1)
 
 
 class ExtraTrees(_Forest):
@@ -165,8 +169,8 @@ class ExtraTrees(_Forest):
         super().__init__(seed=seed, n_estimators=n_estimators)
 
     def _make(self) -> Any:
-        return ExtraTreesClassifier(n_estimators=int(self.params["n_estimators"]),
-                                    random_state=self.seed, n_jobs=-1)
+        return _ensemble().ExtraTreesClassifier(
+            n_estimators=int(self.params["n_estimators"]), random_state=self.seed, n_jobs=-1)
 
 
 class HistGradientBoosting(_SklearnTrees):
@@ -185,7 +189,7 @@ class HistGradientBoosting(_SklearnTrees):
                          learning_rate=learning_rate)
 
     def _make(self) -> Any:
-        return HistGradientBoostingClassifier(
+        return _ensemble().HistGradientBoostingClassifier(
             max_iter=int(self.params["max_iter"]),
             max_leaf_nodes=int(self.params["max_leaf_nodes"]),
             learning_rate=float(self.params["learning_rate"]), early_stopping=False,
