@@ -6,6 +6,8 @@
   ``Retry-After`` / ``retry-after-ms``); :class:`Backoff` only decides how long it waits,
   from our settings, through the hook both SDKs call for that
   (``_calculate_retry_timeout``), and records each wait so a labelling knows its retries.
+- :class:`SdkBackend`: what both backends set up alike (name, model, options, and the SDK
+  client built by :func:`sdk_client` from the settings).
 - :func:`http_client`: the SDK's own httpx2 client class (default transport or aiohttp), its
   pool sized to ``max_connections``, and an :class:`aiolimiter.AsyncLimiter` awaited before
   every HTTP request (retries included) when a rate limit is set.
@@ -21,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import anthropic
 import httpx2
@@ -108,6 +110,8 @@ class BackoffHook:
         def _parse_retry_after_header(self, response_headers: httpx2.Headers | None = None
                                       ) -> float | None: ...
 
+        async def close(self) -> None: ...
+
     def __init__(self, *, backoff: Backoff, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._backoff = backoff
@@ -154,6 +158,44 @@ def http_client(classes: Mapping[Transport, type[httpx2.AsyncClient]],
     return classes[settings.transport](
         limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
         timeout=settings.timeout_s, event_hooks=hooks)
+
+
+ClientT = TypeVar("ClientT", bound=BackoffHook)
+
+
+def sdk_client(client_class: type[ClientT], http_classes: Mapping[Transport,
+               type[httpx2.AsyncClient]], settings: ClientSettings, base_url: str) -> ClientT:
+    """An SDK client (a :class:`BackoffHook` subclass of ``AsyncOpenAI`` / ``AsyncAnthropic``)
+    with the key, base URL, timeout, retries, backoff and HTTP client of ``settings``."""
+    return client_class(backoff=settings.backoff, api_key=settings.key, base_url=base_url,
+                        timeout=settings.timeout_s, max_retries=settings.max_retries,
+                        http_client=http_client(http_classes, settings))
+
+
+class SdkBackend(Generic[ClientT]):
+    """The set-up both SDK backends share; a backend names its ``provider``, the
+    ``request_extra`` key that (set to null) turns structured output off, and builds its
+    client in :meth:`make_client`."""
+
+    provider: ClassVar[str]
+    structured_option: ClassVar[str]
+
+    def __init__(self, *, model: str, client: ClientSettings | None = None,
+                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
+        settings = client or ClientSettings()
+        self.name = f"{self.provider}:{model}"
+        self.model = model
+        self.max_output_tokens = max_output_tokens
+        self.extra = dict(extra or {})
+        self.structured = self.extra.get(self.structured_option, True) is not None
+        self._secret = settings.api_key
+        self.client = self.make_client(settings)
+
+    def make_client(self, settings: ClientSettings) -> ClientT:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self.client.close()
 
 
 def backend_error(exc: openai.APIError | anthropic.APIError, *, name: str,
@@ -222,6 +264,7 @@ def merge_body(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return {k: v for k, v in merged.items() if v is not None}
 
 
-__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings", "Transport",
-           "backend_error", "bad_response", "http_client", "merge_body", "rate_limiter",
-           "recording_retries", "redact", "sdk_call", "token_count"]
+__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings",
+           "SdkBackend", "Transport", "backend_error", "bad_response", "http_client",
+           "merge_body", "rate_limiter", "recording_retries", "redact", "sdk_call",
+           "sdk_client", "token_count"]
