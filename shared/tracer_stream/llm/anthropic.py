@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import cast
+from types import ModuleType
+from typing import ClassVar, cast
 
 import anthropic
 from anthropic.types import ContentBlock, MessageParam
@@ -21,7 +22,6 @@ from tracer_stream.llm.sdk import (
     SdkBackend,
     bad_response,
     merge_body,
-    sdk_call,
     sdk_client,
     token_count,
 )
@@ -48,6 +48,7 @@ class AnthropicBackend(SdkBackend[_Client]):
     """One message per logical call, temperature 0, the label from a forced tool call."""
 
     provider = "anthropic"
+    sdk: ClassVar[ModuleType] = anthropic
     structured_option = "tools"
 
     def make_client(self, settings: ClientSettings) -> _Client:
@@ -68,7 +69,7 @@ class AnthropicBackend(SdkBackend[_Client]):
         # that request_extra can override or (with null) remove any of it.
         options = merge_body({"system": system, "temperature": 0, "tools": [tool],
                               "tool_choice": {"type": "tool", "name": TOOL_NAME}}, self.extra)
-        with sdk_call(self.name, self._secret) as waits:
+        with self.calling() as waits:
             response = await self.client.messages.create(
                 model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
                 messages=cast("list[MessageParam]", messages))

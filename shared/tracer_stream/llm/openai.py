@@ -10,7 +10,8 @@ by ``request_extra = {"response_format": null}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from types import ModuleType
+from typing import ClassVar, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -29,7 +30,6 @@ from tracer_stream.llm.sdk import (
     SdkBackend,
     bad_response,
     merge_body,
-    sdk_call,
     sdk_client,
     token_count,
 )
@@ -46,6 +46,7 @@ class OpenAIBackend(SdkBackend[_Client]):
     """One chat completion per logical call, temperature 0, structured output."""
 
     provider = "openai"
+    sdk: ClassVar[ModuleType] = openai
     structured_option = "response_format"
 
     def make_client(self, settings: ClientSettings) -> _Client:
@@ -69,7 +70,7 @@ class OpenAIBackend(SdkBackend[_Client]):
         options = merge_body({"temperature": 0, "max_tokens": self.max_output_tokens,
                               "response_format": {"type": "json_schema",
                                                   "json_schema": schema}}, self.extra)
-        with sdk_call(self.name, self._secret) as waits:
+        with self.calling() as waits:
             response = await self.client.chat.completions.create(
                 model=self.model, extra_body=options,
                 messages=cast("list[ChatCompletionMessageParam]", messages))

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-import anthropic
 import httpx2
-import openai
 from aiolimiter import AsyncLimiter
 
 from tracer_stream.llm.errors import (
@@ -62,14 +61,16 @@ def recording_retries() -> Iterator[list[float]]:
 
 
 @contextmanager
-def sdk_call(name: str, secret: str | None) -> Iterator[list[float]]:
-    """One logical SDK call: yields its retry waits, raises a :class:`BackendError` for a
-    typed SDK error (see :func:`backend_error`) or a success body that is not JSON."""
+def sdk_call(name: str, secret: str | None, sdk: ModuleType) -> Iterator[list[float]]:
+    """One logical call of the SDK ``sdk`` (the ``openai`` or ``anthropic`` module): yields its
+    retry waits, raises a :class:`BackendError` for a typed SDK error (see
+    :func:`backend_error`) or a success body that is not JSON."""
     with recording_retries() as waits:
         try:
             yield waits
-        except (openai.APIError, anthropic.APIError) as exc:
-            raise backend_error(exc, name=name, secret=secret, retries=len(waits)) from None
+        except sdk.APIError as exc:
+            raise backend_error(exc, sdk, name=name, secret=secret,
+                                retries=len(waits)) from None
         except ValueError:
             raise bad_response(name, "not JSON", len(waits)) from None
 
@@ -179,6 +180,9 @@ class SdkBackend(Generic[ClientT]):
 
     provider: ClassVar[str]
     structured_option: ClassVar[str]
+    sdk: ClassVar[ModuleType]
+    """The SDK module (``openai``, ``anthropic``): imported by the backend only, so a worker
+    loads the one SDK it uses."""
 
     def __init__(self, *, model: str, client: ClientSettings | None = None,
                  max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
@@ -194,20 +198,25 @@ class SdkBackend(Generic[ClientT]):
     def make_client(self, settings: ClientSettings) -> ClientT:
         raise NotImplementedError
 
+    def calling(self) -> AbstractContextManager[list[float]]:
+        """One logical call: :func:`sdk_call` with this backend's name, key and SDK."""
+        return sdk_call(self.name, self._secret, self.sdk)
+
     async def aclose(self) -> None:
         await self.client.close()
 
 
-def backend_error(exc: openai.APIError | anthropic.APIError, *, name: str,
-                  secret: str | None, retries: int) -> BackendError:
-    """A typed SDK error as a :class:`BackendError` (reason, status, redacted detail)."""
-    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
+def backend_error(exc: Any, sdk: ModuleType, *, name: str, secret: str | None,
+                  retries: int) -> BackendError:
+    """A typed error of the SDK ``sdk`` (both SDKs name their error classes alike) as a
+    :class:`BackendError` (reason, status, redacted detail)."""
+    if isinstance(exc, sdk.APITimeoutError):
         reason, status, detail = TIMEOUT, None, "no answer in time"
-    elif isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
+    elif isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__
         reason, status = CONNECTION_ERROR, None
         detail = f"cannot connect ({type(cause).__name__ if cause else 'connection error'})"
-    elif isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
+    elif isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         reason, detail = status_reason(status), f"HTTP {status}: {_provider_message(exc)}"
     else:
@@ -223,7 +232,7 @@ def bad_response(name: str, problem: str, retries: int) -> BackendError:
                         retries=retries)
 
 
-def _provider_message(exc: openai.APIStatusError | anthropic.APIStatusError) -> str:
+def _provider_message(exc: Any) -> str:
     body = exc.body
     message: Any = None
     if isinstance(body, dict):
