@@ -31,6 +31,12 @@ HANG_S = 15.0
 two retries, 0.3 s): only a call that blocks indefinitely exceeds it."""
 
 
+def _ran(fn: Callable[..., None], *args: object) -> bool:
+    """Calls whose fallback is to do nothing: they return, and that is all."""
+    fn(*args)
+    return True
+
+
 class Uses:
     """One instance of every component that calls Redis, all reporting to one metric set."""
 
@@ -59,9 +65,9 @@ class Uses:
             "outcome_mark": lambda: self.outcomes.mark([(record, "label")]) is False,
             "task_read": lambda: self.tasks.get("intents") is not None,
             "dedupe_read": lambda: self.dedupe.seen([("intents", "r-1")]) == [False],
-            "dedupe_mark": lambda: self.dedupe.mark([("intents", "r-1")]) is None,
+            "dedupe_mark": lambda: _ran(self.dedupe.mark, [("intents", "r-1")]),
             "embedding_cache_read": lambda: self.cache.get_many("h", ["x"], 8) == [None],
-            "embedding_cache_write": lambda: self.cache.put_many("h", ["x"], row) is None,
+            "embedding_cache_write": lambda: _ran(self.cache.put_many, "h", ["x"], row),
             "heartbeat": lambda: self.calls.run("heartbeat", self.client.ping) is False,
         }
 
