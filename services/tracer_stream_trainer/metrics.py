@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tracer_stream.contracts.records import AuditBoostRecord
-from tracer_stream.obs.redis_health import RedisHealth
+from tracer_stream.obs.redis_metrics import RedisHealth
 from tracer_stream.registry import Registry
 from tracer_stream.training.ingest import IngestReport
 from tracer_stream.training.live_guard import LiveGuard

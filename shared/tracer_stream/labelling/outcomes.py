@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import redis
 
-from tracer_stream.obs.redis_health import RedisObserver, ignore
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.registry.keys import seen_key
 
 log = logging.getLogger(__name__)

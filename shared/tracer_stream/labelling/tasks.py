@@ -18,7 +18,7 @@ import redis
 from pydantic import ValidationError
 
 from tracer_stream.errors import RegistryError
-from tracer_stream.obs.redis_health import RedisObserver, ignore
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.tasks import Task
 
 log = logging.getLogger(__name__)

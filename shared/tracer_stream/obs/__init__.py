@@ -2,7 +2,7 @@
 metrics."""
 
 from tracer_stream.obs.http import Heartbeat, ServiceHTTP
-from tracer_stream.obs.redis_health import RedisHealth, RedisObserver
+from tracer_stream.obs.redis_metrics import RedisHealth, RedisObserver
 from tracer_stream.obs.signals import StopFlag
 
 __all__ = ["Heartbeat", "RedisHealth", "RedisObserver", "ServiceHTTP", "StopFlag"]

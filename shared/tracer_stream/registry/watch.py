@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from tracer_stream.obs.redis_health import RedisObserver, ignore
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.registry.store import Registry
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import redis
 
-from tracer_stream.obs.redis_health import RedisObserver, ignore
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from tracer_stream.obs.redis_health import RedisHealth
+from tracer_stream.obs.redis_metrics import RedisHealth
 from tracer_stream.routing.batch import BatchResult
 from tracer_stream.routing.state import TaskState
 

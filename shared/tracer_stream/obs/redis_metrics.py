@@ -3,6 +3,9 @@
 refused or dropped connection, an error reply) and ``{namespace}_redis_up`` is 1 while the
 latest call succeeded, 0 after a failure. The code that calls Redis reports each outcome with
 ``observe(operation, ok)``; docs/infrastructure.md lists the operations of each service.
+The namespaces are ``tracer_stream_router``, ``tracer_stream_worker`` and
+``tracer_stream_trainer`` (``tracer_stream_router_redis_up`` is what the Helm chart's alert on an
+unreachable Redis watches).
 
 >>> from prometheus_client import CollectorRegistry
 >>> registry = CollectorRegistry()
