@@ -58,7 +58,7 @@ class RouterService:
         prefix = settings.redis.key_prefix
         client = settings.redis.client()
         self.registry = Registry(client, prefix)
-        self.guard = RedisGuard()
+        self.guard = RedisGuard(observe=self.metrics.redis.observe)
         self.holder = ModelHolder()
         self.embedders = EmbedderPool(settings.embedder)
         self.loader = StateLoader(self.registry, verify_keys, self.embedders)
@@ -107,7 +107,8 @@ class RouterService:
         feed = AnnouncementFeed(s.kafka, s.topics.name("models"))
         refresher = ModelRefresher(self.holder, self.loader, self.guard, announcements=feed.poll,
                                    interval_s=s.model_refresh_s)
-        task_watch = TaskWatch(self.registry, lambda task: self._task_applied(task, refresher))
+        task_watch = TaskWatch(self.registry, lambda task: self._task_applied(task, refresher),
+                               observe=self.metrics.redis.observe)
         task_watch.start()
         refresher.refresh()
         for state in self.holder.snapshot().values():  # warm every task's embedder up front
@@ -139,7 +140,6 @@ class RouterService:
         published = None
         while not self.stop.stopping:
             self.heartbeat.beat()
-            self.metrics.redis_up.set(1 if self.guard.healthy else 0)
             if (served := self.holder.snapshot()) is not published:
                 self.metrics.observe_models(served)
                 published = served
@@ -178,7 +178,10 @@ class RouterService:
             except redis.RedisError as exc:
                 log.warning("could not record the novelty alarm of %s in the registry: %s",
                             alarm.task, exc)
+                self.metrics.redis.observe("novelty_alarm", False)
                 self._unsent_alarms.append(alarm)
+            else:
+                self.metrics.redis.observe("novelty_alarm", True)
 
 
 def main(settings: RouterSettings | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tracer_stream.contracts.records import AuditBoostRecord
+from tracer_stream.obs.redis_metrics import RedisHealth
 from tracer_stream.registry import Registry
 from tracer_stream.training.ingest import IngestReport
 from tracer_stream.training.live_guard import LiveGuard
@@ -66,16 +67,11 @@ class TrainerMetrics:
                                        "Held-out traces stored in the calibration epoch")
         self.shadow = gauge("shadow_agreement",
                             "Agreement of the shadow learner with the deployed surrogate")
-        self.redis_errors = counter("redis_errors", "Redis calls that failed (then backed off)",
-                                    ("operation",))
-        self.redis_ok = Gauge("tracer_stream_trainer_redis_ok",
-                              "1 when the latest Redis call succeeded, 0 after a failure",
-                              registry=registry)
+        self.redis = RedisHealth("tracer_stream_trainer", registry)
+        """``redis_errors_total{operation}`` (each failure then backs off) and ``redis_up``."""
 
     def observe_redis(self, operation: str, ok: bool) -> None:
-        if not ok:
-            self.redis_errors.labels(operation).inc()
-        self.redis_ok.set(int(ok))
+        self.redis.observe(operation, ok)
 
     def observe_ingest(self, report: IngestReport) -> None:
         self.received.inc(report.received)

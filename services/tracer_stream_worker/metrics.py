@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 
 from tracer_stream.contracts import DeadLetter, Outbound
 from tracer_stream.labelling import Labelled
+from tracer_stream.obs.redis_metrics import RedisHealth
 
 _NS = "tracer_stream_worker"
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
@@ -51,6 +52,8 @@ class WorkerMetrics:
         self.skipped = Counter(f"{_NS}_skipped_answered",
                                "Redelivered requests skipped because they were already answered",
                                registry=r)
+        self.redis = RedisHealth(_NS, r)
+        """``redis_errors_total{operation}`` and ``redis_up``: the outcome log, task reads."""
         self.revoked = Counter(f"{_NS}_revoked_cancelled",
                                "Requests cancelled unanswered because their partition was "
                                "revoked or lost (the new owner answers them)", registry=r)

@@ -42,11 +42,12 @@ class WorkerService:
         self.heartbeat = Heartbeat()
         self.producer = Producer(settings.kafka)
         outcomes = OutcomeLog(self.registry.client, prefix=self.registry.prefix,
-                              ttl_s=settings.outcome_ttl_s)
+                              ttl_s=settings.outcome_ttl_s, observe=self.metrics.redis.observe)
         reply_topics = ReplyTopics.of(self.producer, settings.topics)
         self.publisher = Publisher(self.producer, outcomes, reroute=reply_topics.rerouter(
             "worker", settings.topics.name("dead_letter")))
-        self.tasks = TaskCache(self.registry, settings.task_refresh_s)
+        self.tasks = TaskCache(self.registry, settings.task_refresh_s,
+                               observe=self.metrics.redis.observe)
         """A task-change feed calls ``self.tasks.invalidate(task)``."""
         intake = Intake(topics=settings.topics, limits=settings.limits, tasks=self.tasks,
                         reply_refusal=reply_topics.refusal,
@@ -75,7 +76,8 @@ class WorkerService:
                  self.settings.group_id, self.settings.max_concurrency,
                  self.settings.task_concurrency, self.settings.http_host, http.port)
         self.loop.partitions.subscribe(self.source_topic)
-        task_watch = TaskWatch(self.registry, self.tasks.invalidate).start()
+        task_watch = TaskWatch(self.registry, self.tasks.invalidate,
+                               observe=self.metrics.redis.observe).start()
         try:
             with asyncio.Runner() as runner:
                 try:

@@ -1,6 +1,13 @@
-"""A whole deployment for one fault scenario: its own broker and Redis (so a paused or
-restarted one disturbs nobody else), the router, the LLM worker and optionally the trainer as
-processes, and a fake OpenAI-compatible LLM whose behaviour a scenario switches at will."""
+"""A whole deployment for fault scenarios: its own broker and Redis (so a paused or restarted
+one disturbs nobody else), the router, the LLM worker and optionally the trainer as processes,
+and a fake OpenAI-compatible LLM whose behaviour a scenario switches at will.
+
+A scenario that pauses or restarts the broker or Redis, or needs its own settings, gets a
+deployment of its own. The others share one per module (the start-up of the processes is most
+of a scenario's time) but not their traffic: :meth:`FaultDeployment.new_scenario` registers a
+task of their own, so their requests, ids and ledger are theirs alone, and
+:meth:`FaultDeployment.check_healthy` fails the scenario that leaves a service dead (and
+restarts it, so the next one starts from a healthy deployment)."""
 
 from __future__ import annotations
 
@@ -55,6 +62,9 @@ class FaultDeployment:
         self.stack.up()
         ensure_topics(self.stack.kafka, self.stack.topics)
         self.llm = FakeLLMServer("openai", responder=self.answer).start()
+        self._register_task()
+
+    def _register_task(self) -> None:
         registry = Registry.from_settings(self.stack.redis)
         try:
             registry.put_task(Task(name=self.task, labels=LABELS, audit_rate=0.0,
@@ -62,11 +72,30 @@ class FaultDeployment:
         finally:
             registry.close()
 
+    def new_scenario(self) -> None:
+        """A task, requests and an LLM of the next scenario's own (see the module docstring)."""
+        self.task = f"faults-{uuid.uuid4().hex[:6]}"
+        self.sent = {}
+        self.mode = "ok"
+        self._register_task()
+
+    def check_healthy(self) -> None:
+        """Every service started is running; a dead one is restarted, then reported."""
+        dead = [name for name, proc in self.services.items() if not proc.alive()]
+        logs = self.logs() if dead else ""
+        for name in dead:
+            self.start(name)
+        assert not dead, f"the scenario left {dead} dead\n{logs}"
+
     # -- the LLM ----------------------------------------------------------------------------
     mode: str = "ok"
     """``ok``, ``rate_limited``, ``server_error``, ``hang``, ``slow``, ``garbage``."""
+    misbehaved: int = 0
+    """LLM calls answered in a mode other than ``ok``."""
 
     def answer(self, body: dict[str, Any]) -> Reply:
+        if self.mode != "ok":
+            self.misbehaved += 1
         if self.mode == "rate_limited":
             return Reply(status=429, headers={"Retry-After": "1"})
         if self.mode == "server_error":
@@ -171,12 +200,20 @@ class FaultDeployment:
         return ledger
 
     def close(self) -> None:
+        """Stop the services side by side, then the LLM; the broker and Redis are killed (the
+        deployment is thrown away: nothing of theirs needs to be kept)."""
         if self._producer is not None:
             self._producer.close()
         for proc in self.services.values():
-            if proc.alive():
-                proc.stop()
+            proc.terminate()
+        for proc in self.services.values():
+            proc.stop()
         self.llm.stop()
+        status = self.stack.status()
+        for pid in (status.kafka_pid, status.redis_pid):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.stack.down()
 
     def logs(self) -> str:

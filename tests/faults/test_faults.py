@@ -1,9 +1,12 @@
 """The delivery contract under faults: every request ends in exactly one outcome.
 
-Each scenario runs a deployment of its own (broker, Redis, router, LLM worker, sometimes the
-trainer, a fake OpenAI-compatible LLM), sends at least 500 requests, injects one fault, waits
-for the outcomes and checks the whole ledger (``tests/faults/ledger.py``): no request lost, none
-with two different outcomes. Each prints one line, e.g.
+Each scenario runs on a deployment (broker, Redis, router, LLM worker, sometimes the trainer, a
+fake OpenAI-compatible LLM), sends at least 500 requests of a task of its own, injects one
+fault, waits for the outcomes and checks the whole ledger (``tests/faults/ledger.py``): no
+request lost, none with two different outcomes. Scenarios that pause or restart the broker or
+Redis, run the trainer or change a setting (``@pytest.mark.deployment``) get a deployment of
+their own; the others share one per module (``tests/faults/harness.py`` says how they stay
+apart). Each prints one line, e.g.
 ``sigkill router: requests 500, labelled 500, dead-lettered 0 (none), lost 0, double 0``.
 
 The suite can fail, and did, against the code before the fixes of issue 12:
@@ -19,7 +22,6 @@ The suite can fail, and did, against the code before the fixes of issue 12:
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,8 @@ import pytest
 from tests.faults.harness import FaultDeployment, deployment
 from tests.faults.ledger import Ledger
 from tests.integration.procs import wait_until
+from tracer_stream.bus import BatchConsumer
+from tracer_stream.contracts import LLMRequest, decode
 from tracer_stream.registry import Registry
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -37,11 +41,25 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 N = 500
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDeployment]:
+    with deployment(tmp_path_factory.mktemp("shared")) as d:
+        d.start_all()
+        yield d
+
+
 @pytest.fixture
 def dep(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FaultDeployment]:
+    """The scenario's own deployment (``@pytest.mark.deployment(**kwargs)``), else the shared
+    one with a task of the scenario's own, checked healthy afterwards."""
     marker = request.node.get_closest_marker("deployment")
-    kwargs = marker.kwargs if marker else {}
-    with deployment(tmp_path, **kwargs) as d:
+    if marker is None:
+        shared: FaultDeployment = request.getfixturevalue("shared")
+        shared.new_scenario()
+        yield shared
+        shared.check_healthy()
+        return
+    with deployment(tmp_path, **marker.kwargs) as d:
         d.start_all()
         yield d
 
@@ -83,6 +101,7 @@ def test_sigkill_trainer_mid_stream(dep: FaultDeployment) -> None:
     _check(dep, "sigkill trainer", dep.settle())
 
 
+@pytest.mark.deployment()
 @pytest.mark.parametrize("what", ["redis", "broker"])
 def test_paused_for_20_seconds(dep: FaultDeployment, what: str) -> None:
     first = dep.send(N // 2)
@@ -92,6 +111,7 @@ def test_paused_for_20_seconds(dep: FaultDeployment, what: str) -> None:
     _check(dep, f"{what} paused 20 s", dep.settle(240.0))
 
 
+@pytest.mark.deployment()
 def test_redis_restarted(dep: FaultDeployment) -> None:
     first = dep.send(N // 2)
     _halfway(dep, first)
@@ -104,9 +124,12 @@ def test_redis_restarted(dep: FaultDeployment) -> None:
 def test_llm_misbehaves_for_a_while(dep: FaultDeployment, mode: str) -> None:
     first = dep.send(N // 2)
     _halfway(dep, first)
+    before = dep.misbehaved
     dep.mode = mode
     dep.send(N // 4)
-    time.sleep(5.0)
+    # until as many calls met the fault as the worker has call slots (64)
+    wait_until(lambda: dep.misbehaved - before >= 64, 60,
+               what=f"64 LLM calls answered as {mode}")
     dep.mode = "ok"
     dep.send(N // 4)
     _check(dep, f"llm {mode}", dep.settle(240.0))
@@ -206,11 +229,25 @@ def test_a_dead_letter_is_final_only_for_its_attempt(dep: FaultDeployment) -> No
 
 
 def test_the_ledger_sees_a_lost_request(tmp_path: Path) -> None:
-    """The check itself can fail: with no worker running, deferred requests stay unanswered."""
+    """The check itself can fail: with no worker running, requests the router deferred stay
+    unanswered."""
     with deployment(tmp_path) as dep:
         dep.start("router")
-        dep.send(20)
-        ledger = dep.settle(15.0)
+        ids = set(dep.send(20))
+        deferred = BatchConsumer(dep.stack.kafka, f"deferred-{uuid.uuid4().hex[:8]}",
+                                 [dep.stack.topics.name("llm_requests")])
+        seen: set[str] = set()
+
+        def all_deferred() -> bool:
+            seen.update(decode(LLMRequest, r.value() or b"").request_id
+                        for r in deferred.poll_batch(100, 0.5))
+            return seen >= ids
+
+        try:
+            wait_until(all_deferred, 90, what="the router deferring every request")
+        finally:
+            deferred.close()
+        ledger = dep.settle(2.0)
         assert len(ledger.missing()) == 20
         ledger.close()
 

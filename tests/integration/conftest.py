@@ -4,6 +4,8 @@ loopback ports, started once and always stopped."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.procs import VERIFIER_ENV
+from tests.integration.procs import VERIFIER_ENV, wait_until
 from tracer_stream.config import KafkaSettings, RedisSettings, TopicSettings
 from tracer_stream.stack import EmbeddedStack, free_port
+from tracer_stream.stack.binaries import redis_binary
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +46,31 @@ def redis_client(redis_settings: RedisSettings) -> Iterator[redis.Redis]:
     client = redis_settings.client()
     yield client
     client.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A redis-server of one test only (it gets SIGSTOPped or stopped): the process and its
+    URL."""
+    port = free_port()
+    proc = subprocess.Popen([str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: _pings(url), 10, 0.1, what="redis-server up")
+        yield proc, url
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class ServiceProcess:
         self.args = args
         self.log = log
         self._log_handle = log.open("ab")
+        self._terminated = False
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tracer_stream.cli.main", *args], env=env,
             stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -42,15 +43,20 @@ class ServiceProcess:
 
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGTERM and wait; SIGKILL if it does not exit. Returns the exit code."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.terminate()
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
         self._log_handle.close()
         return int(self.proc.returncode)
+
+    def terminate(self) -> None:
+        """SIGTERM (once) without waiting: several processes then stop side by side."""
+        if self.alive() and not self._terminated:
+            self.proc.send_signal(signal.SIGTERM)
+            self._terminated = True
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""

@@ -143,6 +143,13 @@ def test_certified_model_answers_audits_and_skips_duplicates(
     dep.send([request(f"a{i}", t, audited) for i, t in enumerate(texts[:5])])
     ids = {f"c{i}" for i in range(40)} | {f"a{i}" for i in range(5)}
     out.wait_for(ids)
+
+    def audits_in() -> bool:  # a label and its audit request travel on two topics
+        out.poll()
+        kinds = [{type(m).__name__ for m in out.by_request()[f"a{i}"]} for i in range(5)]
+        return all("RoutedLabel" not in k or "LLMRequest" in k for k in kinds)
+
+    wait_until(audits_in, 20, what="the audit request of every audited label")
     by_id = out.by_request()
     handled = [m for i in range(40) for m in by_id[f"c{i}"] if isinstance(m, RoutedLabel)]
     assert len(handled) >= 30  # separable data: the gate accepts most of it

@@ -8,7 +8,6 @@ import base64
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +51,12 @@ def cli(env: dict[str, str], *args: str) -> str:
     return run.stdout + run.stderr
 
 
+def _both_refused(out: str) -> bool:
+    """The log shows a refused connection to Redis (redis-py) and to the broker
+    (librdkafka)."""
+    return "Error 111 connecting" in out and "failed: Connection refused" in out
+
+
 def leaked(text: str) -> list[str]:
     return [secret for secret in SECRETS if secret in text]
 
@@ -78,7 +83,8 @@ def test_a_service_start_up_and_its_connection_errors_mask_every_secret(
     proc = ServiceProcess([service], env, tmp_path / f"{service}.log")
     wait_until(lambda: bool(proc.output().strip()) or not proc.alive(), 90,
                what=f"{service} output")
-    time.sleep(5)  # then failing connections to the broker and Redis
+    wait_until(lambda: _both_refused(proc.output()) or not proc.alive(), 60,
+               what=f"{service}'s failing connections to the broker and Redis")
     proc.stop(timeout_s=10)
     out = proc.output()
     assert leaked(out) == [], out[-3000:]

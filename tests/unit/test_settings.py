@@ -113,3 +113,21 @@ def test_redis_acl_and_tls_settings_reach_the_client(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TRACER_STREAM_REDIS_SSL", "false")
     with pytest.raises(ConfigError, match="TRACER_STREAM_REDIS_SSL=true"):
         RedisSettings().client()
+
+
+def test_redis_client_has_bounded_timeouts_and_retries_only_refused_connections(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis
+
+    from tracer_stream.config import RedisSettings
+
+    monkeypatch.setenv("TRACER_STREAM_REDIS_SOCKET_TIMEOUT_S", "0.7")
+    monkeypatch.setenv("TRACER_STREAM_REDIS_CONNECT_RETRIES", "3")
+    connection = RedisSettings().client().connection_pool.make_connection()
+    assert (connection.socket_timeout, connection.socket_connect_timeout) == (0.7, 0.7)
+    retry = connection.retry
+    assert retry.get_retries() == 3
+    assert [round(retry._backoff.compute(n), 3) for n in (1, 2, 5)] == [0.1, 0.2, 0.5]
+    # a timed-out command may have been applied: retrying it could apply an INCR twice
+    assert redis.ConnectionError in retry._supported_errors
+    assert redis.TimeoutError not in retry._supported_errors

@@ -210,7 +210,14 @@ class RedisSettings(BaseSettings):
     """Password of the ACL user (or requirepass); a password inside the URL wins."""
     key_prefix: str = "tracer:"
     """Namespace of every Redis key of this deployment."""
-    socket_timeout_s: float = 1.0
+    socket_timeout_s: float = Field(default=1.0, gt=0)
+    """Bound of every connect and every reply wait (a paused Redis fails a call after this)."""
+    connect_retries: int = Field(default=2, ge=0, le=10)
+    """Retries of a call whose connection failed (refused, reset), with exponential backoff;
+    a timed-out call is never retried, since it may have been applied (an INCR twice)."""
+    retry_backoff_s: float = Field(default=0.05, ge=0)
+    """First backoff of those retries, doubling up to :attr:`retry_backoff_max_s`."""
+    retry_backoff_max_s: float = Field(default=0.5, ge=0)
     ssl: bool = False
     """Connect with TLS (same as a rediss:// URL)."""
     ssl_ca_certs: str | None = None
@@ -233,10 +240,18 @@ class RedisSettings(BaseSettings):
         return url
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`redis.Redis.from_url` besides the URL."""
+        """Keyword arguments of :meth:`redis.Redis.from_url` besides the URL: the socket
+        timeouts and redis-py's own retry policy (see :attr:`connect_retries`)."""
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.retry import Retry
+
+        backoff = ExponentialBackoff(cap=self.retry_backoff_max_s, base=self.retry_backoff_s)
         kwargs: dict[str, Any] = {
             "socket_timeout": self.socket_timeout_s,
             "socket_connect_timeout": self.socket_timeout_s,
+            "retry": Retry(backoff, self.connect_retries,
+                           supported_errors=(RedisConnectionError,)),
         }
         if self.username is not None:
             kwargs["username"] = self.username

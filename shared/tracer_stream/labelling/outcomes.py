@@ -13,7 +13,9 @@ The key names the record (its position) as well as the request: a *new* record w
 topic recreated with its offsets starting again cannot make a different request look answered.
 
 Only a crash between the acknowledgement and the mark can still answer a request twice. With
-Redis unreachable nothing is marked or found: delivery stays at-least-once.
+Redis unreachable nothing is marked or found: delivery stays at-least-once. Every read and
+mark reports its outcome to ``observe`` (operations ``outcome_read`` and ``outcome_mark``: the
+worker's ``tracer_stream_worker_redis_errors_total`` and ``redis_up``).
 
 A dead letter is final only for its attempt: marking one also drops the router's dedupe mark
 of the request (:func:`~tracer_stream.registry.keys.seen_key`), so the client's retry with the
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 
 import redis
 
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.registry.keys import seen_key
 
 log = logging.getLogger(__name__)
@@ -48,10 +51,11 @@ class OutcomeLog:
     """Marks answered requests in Redis for ``ttl_s`` seconds (0 disables the log)."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "tracer:",
-                 ttl_s: int = 24 * 3600) -> None:
+                 ttl_s: int = 24 * 3600, observe: RedisObserver = ignore) -> None:
         self._client = client
         self._prefix = prefix
         self.ttl_s = ttl_s
+        self.observe = observe
 
     def key(self, record: RecordKey) -> str:
         """
@@ -66,11 +70,14 @@ class OutcomeLog:
         if self.ttl_s == 0:
             return False
         try:
-            return bool(self._client.exists(self.key(record)))
+            found = bool(self._client.exists(self.key(record)))
         except redis.RedisError as exc:
+            self.observe("outcome_read", False)
             log.warning("outcome log unreadable (%s); %s is treated as new",
                         type(exc).__name__, self.key(record))
             return False
+        self.observe("outcome_read", True)
+        return found
 
     def mark(self, records: Sequence[tuple[RecordKey, str]]) -> bool:
         """Record each ``(record, outcome kind)``; False when Redis failed."""
@@ -84,9 +91,11 @@ class OutcomeLog:
                     pipe.delete(seen_key(self._prefix, record[0], record[1]))
             pipe.execute()
         except redis.RedisError as exc:
+            self.observe("outcome_mark", False)
             log.warning("cannot mark %d answered record(s) (%s)", len(records),
                         type(exc).__name__)
             return False
+        self.observe("outcome_mark", True)
         return True
 
 

@@ -18,6 +18,7 @@ import redis
 from pydantic import ValidationError
 
 from tracer_stream.errors import RegistryError
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,15 @@ class TaskCache:
 
     A cached task keeps being served while Redis is unreachable. A task that is neither cached
     nor reachable raises :class:`RegistryUnavailable`; a task Redis does not hold (or holds in
-    a form that no longer validates) is ``None``.
+    a form that no longer validates) is ``None``. Every read reports its outcome to
+    ``observe("task_read", ok)``.
     """
 
     def __init__(self, registry: TaskReader, refresh_s: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 observe: RedisObserver = ignore) -> None:
         self.registry = registry
+        self.observe = observe
         self.refresh_s = refresh_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
@@ -91,6 +95,7 @@ class TaskCache:
         try:
             task = self.registry.get_task(name)
         except redis.RedisError as exc:
+            self.observe("task_read", False)
             if entry is not None:
                 log.warning("registry unreachable (%s); serving cached task %s",
                             type(exc).__name__, name)
@@ -100,6 +105,7 @@ class TaskCache:
         except ValidationError as exc:
             log.error("task %s in the registry is invalid: %s", name, exc.errors()[:1])
             task = None
+        self.observe("task_read", True)
         if task is None:
             self._entries.pop(name, None)
             return None

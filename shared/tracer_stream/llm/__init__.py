@@ -9,12 +9,14 @@ accounting.
 ...                                    ["refund", "cancel"], text="I want my money back"))
 >>> answer.label
 'refund'
+
+``OpenAIBackend`` and ``AnthropicBackend`` are imported on first use (each imports its SDK).
 """
 
-from tracer_stream.llm.anthropic import AnthropicBackend
+from typing import TYPE_CHECKING, Any
+
 from tracer_stream.llm.errors import REASONS, BackendError, TeacherError
 from tracer_stream.llm.factory import build_backend, build_teacher, client_settings
-from tracer_stream.llm.openai import OpenAIBackend
 from tracer_stream.llm.parse import normalise, parse_label
 from tracer_stream.llm.prompt import corrective_prompt, system_message, user_message
 from tracer_stream.llm.replay import ReplayBackend, load_replay_file
@@ -29,6 +31,22 @@ from tracer_stream.llm.types import (
     Pricing,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from tracer_stream.llm.anthropic import AnthropicBackend
+    from tracer_stream.llm.openai import OpenAIBackend
+
+_LAZY = {"AnthropicBackend": "tracer_stream.llm.anthropic",
+         "OpenAIBackend": "tracer_stream.llm.openai"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "REASONS",

@@ -8,8 +8,9 @@ input schema has ``label`` as an enum of the task's labels. ``request_extra =
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from types import ModuleType
+from typing import ClassVar, cast
 
 import anthropic
 from anthropic.types import ContentBlock, MessageParam
@@ -18,10 +19,10 @@ from tracer_stream.llm.prompt import TOOL_NAME, label_schema, system_message, us
 from tracer_stream.llm.sdk import (
     BackoffHook,
     ClientSettings,
+    SdkBackend,
     bad_response,
-    http_client,
     merge_body,
-    sdk_call,
+    sdk_client,
     token_count,
 )
 from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
@@ -43,27 +44,17 @@ class _Client(BackoffHook, anthropic.AsyncAnthropic):
     """``AsyncAnthropic`` whose retry waits follow our :class:`Backoff`."""
 
 
-class AnthropicBackend:
+class AnthropicBackend(SdkBackend[_Client]):
     """One message per logical call, temperature 0, the label from a forced tool call."""
 
-    def __init__(self, *, model: str, client: ClientSettings | None = None,
-                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
-        settings = client or ClientSettings()
-        self.name = f"anthropic:{model}"
-        self.model = model
-        self.max_output_tokens = max_output_tokens
-        self.extra = dict(extra or {})
-        self.structured = self.extra.get("tools", True) is not None
-        self._secret = settings.api_key
-        self.client = _Client(
-            backoff=settings.backoff, api_key=settings.key,
-            base_url=sdk_base_url(settings.base_url), timeout=settings.timeout_s,
-            max_retries=settings.max_retries,
-            http_client=http_client({"httpx": anthropic.DefaultAsyncHttpxClient,
-                                     "aiohttp": anthropic.DefaultAioHttpClient}, settings))
+    provider = "anthropic"
+    sdk: ClassVar[ModuleType] = anthropic
+    structured_option = "tools"
 
-    async def aclose(self) -> None:
-        await self.client.close()
+    def make_client(self, settings: ClientSettings) -> _Client:
+        return sdk_client(_Client, {"httpx": anthropic.DefaultAsyncHttpxClient,
+                                    "aiohttp": anthropic.DefaultAioHttpClient},
+                          settings, sdk_base_url(settings.base_url))
 
     async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion:
@@ -78,7 +69,7 @@ class AnthropicBackend:
         # that request_extra can override or (with null) remove any of it.
         options = merge_body({"system": system, "temperature": 0, "tools": [tool],
                               "tool_choice": {"type": "tool", "name": TOOL_NAME}}, self.extra)
-        with sdk_call(self.name, self._secret) as waits:
+        with self.calling() as waits:
             response = await self.client.messages.create(
                 model=self.model, max_tokens=self.max_output_tokens, extra_body=options,
                 messages=cast("list[MessageParam]", messages))

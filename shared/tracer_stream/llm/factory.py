@@ -1,11 +1,11 @@
-"""Build the configured teacher from :class:`~tracer_stream.config.WorkerSettings`."""
+"""Build the configured teacher from :class:`~tracer_stream.config.WorkerSettings`. The SDK
+backends are imported when chosen: a worker loads only the SDK it uses (the ``anthropic``
+package alone takes seconds to import on a busy machine)."""
 
 from __future__ import annotations
 
 from tracer_stream.config import WorkerSettings
 from tracer_stream.errors import ConfigError
-from tracer_stream.llm.anthropic import AnthropicBackend
-from tracer_stream.llm.openai import OpenAIBackend
 from tracer_stream.llm.replay import ReplayBackend, load_replay_file
 from tracer_stream.llm.sdk import (
     DEFAULT_TRANSPORT,
@@ -44,9 +44,17 @@ def build_backend(settings: WorkerSettings,
                              error_rate=settings.replay_error_rate, seed=settings.replay_seed,
                              max_retries=client.max_retries, backoff=client.backoff,
                              limiter=client.limiter)
-    cls = AnthropicBackend if settings.backend == "anthropic" else OpenAIBackend
-    return cls(model=settings.model, client=client,
-               max_output_tokens=settings.max_output_tokens, extra=settings.request_extra)
+    if settings.backend == "anthropic":
+        from tracer_stream.llm.anthropic import AnthropicBackend
+
+        return AnthropicBackend(model=settings.model, client=client,
+                                max_output_tokens=settings.max_output_tokens,
+                                extra=settings.request_extra)
+    from tracer_stream.llm.openai import OpenAIBackend
+
+    return OpenAIBackend(model=settings.model, client=client,
+                         max_output_tokens=settings.max_output_tokens,
+                         extra=settings.request_extra)
 
 
 def build_teacher(settings: WorkerSettings,

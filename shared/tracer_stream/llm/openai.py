@@ -9,8 +9,9 @@ by ``request_extra = {"response_format": null}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from types import ModuleType
+from typing import ClassVar, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -26,10 +27,10 @@ from tracer_stream.llm.prompt import (
 from tracer_stream.llm.sdk import (
     BackoffHook,
     ClientSettings,
+    SdkBackend,
     bad_response,
-    http_client,
     merge_body,
-    sdk_call,
+    sdk_client,
     token_count,
 )
 from tracer_stream.llm.types import ChatTurn, Completion, LabelPrompt
@@ -41,27 +42,17 @@ class _Client(BackoffHook, openai.AsyncOpenAI):
     """``AsyncOpenAI`` whose retry waits follow our :class:`Backoff`."""
 
 
-class OpenAIBackend:
+class OpenAIBackend(SdkBackend[_Client]):
     """One chat completion per logical call, temperature 0, structured output."""
 
-    def __init__(self, *, model: str, client: ClientSettings | None = None,
-                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
-        settings = client or ClientSettings()
-        self.name = f"openai:{model}"
-        self.model = model
-        self.max_output_tokens = max_output_tokens
-        self.extra = dict(extra or {})
-        self.structured = self.extra.get("response_format", True) is not None
-        self._secret = settings.api_key
-        self.client = _Client(
-            backoff=settings.backoff, api_key=settings.key,
-            base_url=settings.base_url or DEFAULT_BASE_URL, timeout=settings.timeout_s,
-            max_retries=settings.max_retries,
-            http_client=http_client({"httpx": openai.DefaultAsyncHttpxClient,
-                                     "aiohttp": openai.DefaultAioHttpClient}, settings))
+    provider = "openai"
+    sdk: ClassVar[ModuleType] = openai
+    structured_option = "response_format"
 
-    async def aclose(self) -> None:
-        await self.client.close()
+    def make_client(self, settings: ClientSettings) -> _Client:
+        return sdk_client(_Client, {"httpx": openai.DefaultAsyncHttpxClient,
+                                    "aiohttp": openai.DefaultAioHttpClient},
+                          settings, settings.base_url or DEFAULT_BASE_URL)
 
     async def classify(self, prompt: LabelPrompt,
                        followup: Sequence[ChatTurn] = ()) -> Completion:
@@ -79,7 +70,7 @@ class OpenAIBackend:
         options = merge_body({"temperature": 0, "max_tokens": self.max_output_tokens,
                               "response_format": {"type": "json_schema",
                                                   "json_schema": schema}}, self.extra)
-        with sdk_call(self.name, self._secret) as waits:
+        with self.calling() as waits:
             response = await self.client.chat.completions.create(
                 model=self.model, extra_body=options,
                 messages=cast("list[ChatCompletionMessageParam]", messages))

@@ -6,6 +6,8 @@
   ``Retry-After`` / ``retry-after-ms``); :class:`Backoff` only decides how long it waits,
   from our settings, through the hook both SDKs call for that
   (``_calculate_retry_timeout``), and records each wait so a labelling knows its retries.
+- :class:`SdkBackend`: what both backends set up alike (name, model, options, and the SDK
+  client built by :func:`sdk_client` from the settings).
 - :func:`http_client`: the SDK's own httpx2 client class (default transport or aiohttp), its
   pool sized to ``max_connections``, and an :class:`aiolimiter.AsyncLimiter` awaited before
   every HTTP request (retries included) when a rate limit is set.
@@ -18,14 +20,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-import anthropic
 import httpx2
-import openai
 from aiolimiter import AsyncLimiter
 
 from tracer_stream.llm.errors import (
@@ -60,14 +61,16 @@ def recording_retries() -> Iterator[list[float]]:
 
 
 @contextmanager
-def sdk_call(name: str, secret: str | None) -> Iterator[list[float]]:
-    """One logical SDK call: yields its retry waits, raises a :class:`BackendError` for a
-    typed SDK error (see :func:`backend_error`) or a success body that is not JSON."""
+def sdk_call(name: str, secret: str | None, sdk: ModuleType) -> Iterator[list[float]]:
+    """One logical call of the SDK ``sdk`` (the ``openai`` or ``anthropic`` module): yields its
+    retry waits, raises a :class:`BackendError` for a typed SDK error (see
+    :func:`backend_error`) or a success body that is not JSON."""
     with recording_retries() as waits:
         try:
             yield waits
-        except (openai.APIError, anthropic.APIError) as exc:
-            raise backend_error(exc, name=name, secret=secret, retries=len(waits)) from None
+        except sdk.APIError as exc:
+            raise backend_error(exc, sdk, name=name, secret=secret,
+                                retries=len(waits)) from None
         except ValueError:
             raise bad_response(name, "not JSON", len(waits)) from None
 
@@ -107,6 +110,8 @@ class BackoffHook:
 
         def _parse_retry_after_header(self, response_headers: httpx2.Headers | None = None
                                       ) -> float | None: ...
+
+        async def close(self) -> None: ...
 
     def __init__(self, *, backoff: Backoff, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -156,16 +161,62 @@ def http_client(classes: Mapping[Transport, type[httpx2.AsyncClient]],
         timeout=settings.timeout_s, event_hooks=hooks)
 
 
-def backend_error(exc: openai.APIError | anthropic.APIError, *, name: str,
-                  secret: str | None, retries: int) -> BackendError:
-    """A typed SDK error as a :class:`BackendError` (reason, status, redacted detail)."""
-    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
+ClientT = TypeVar("ClientT", bound=BackoffHook)
+
+
+def sdk_client(client_class: type[ClientT], http_classes: Mapping[Transport,
+               type[httpx2.AsyncClient]], settings: ClientSettings, base_url: str) -> ClientT:
+    """An SDK client (a :class:`BackoffHook` subclass of ``AsyncOpenAI`` / ``AsyncAnthropic``)
+    with the key, base URL, timeout, retries, backoff and HTTP client of ``settings``."""
+    return client_class(backoff=settings.backoff, api_key=settings.key, base_url=base_url,
+                        timeout=settings.timeout_s, max_retries=settings.max_retries,
+                        http_client=http_client(http_classes, settings))
+
+
+class SdkBackend(Generic[ClientT]):
+    """The set-up both SDK backends share; a backend names its ``provider``, the
+    ``request_extra`` key that (set to null) turns structured output off, and builds its
+    client in :meth:`make_client`."""
+
+    provider: ClassVar[str]
+    structured_option: ClassVar[str]
+    sdk: ClassVar[ModuleType]
+    """The SDK module (``openai``, ``anthropic``): imported by the backend only, so a worker
+    loads the one SDK it uses."""
+
+    def __init__(self, *, model: str, client: ClientSettings | None = None,
+                 max_output_tokens: int = 64, extra: Mapping[str, Any] | None = None) -> None:
+        settings = client or ClientSettings()
+        self.name = f"{self.provider}:{model}"
+        self.model = model
+        self.max_output_tokens = max_output_tokens
+        self.extra = dict(extra or {})
+        self.structured = self.extra.get(self.structured_option, True) is not None
+        self._secret = settings.api_key
+        self.client = self.make_client(settings)
+
+    def make_client(self, settings: ClientSettings) -> ClientT:
+        raise NotImplementedError
+
+    def calling(self) -> AbstractContextManager[list[float]]:
+        """One logical call: :func:`sdk_call` with this backend's name, key and SDK."""
+        return sdk_call(self.name, self._secret, self.sdk)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def backend_error(exc: Any, sdk: ModuleType, *, name: str, secret: str | None,
+                  retries: int) -> BackendError:
+    """A typed error of the SDK ``sdk`` (both SDKs name their error classes alike) as a
+    :class:`BackendError` (reason, status, redacted detail)."""
+    if isinstance(exc, sdk.APITimeoutError):
         reason, status, detail = TIMEOUT, None, "no answer in time"
-    elif isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
+    elif isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__
         reason, status = CONNECTION_ERROR, None
         detail = f"cannot connect ({type(cause).__name__ if cause else 'connection error'})"
-    elif isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
+    elif isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         reason, detail = status_reason(status), f"HTTP {status}: {_provider_message(exc)}"
     else:
@@ -181,7 +232,7 @@ def bad_response(name: str, problem: str, retries: int) -> BackendError:
                         retries=retries)
 
 
-def _provider_message(exc: openai.APIStatusError | anthropic.APIStatusError) -> str:
+def _provider_message(exc: Any) -> str:
     body = exc.body
     message: Any = None
     if isinstance(body, dict):
@@ -222,6 +273,7 @@ def merge_body(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return {k: v for k, v in merged.items() if v is not None}
 
 
-__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings", "Transport",
-           "backend_error", "bad_response", "http_client", "merge_body", "rate_limiter",
-           "recording_retries", "redact", "sdk_call", "token_count"]
+__all__ = ["DEFAULT_TRANSPORT", "NO_KEY", "Backoff", "BackoffHook", "ClientSettings",
+           "SdkBackend", "Transport", "backend_error", "bad_response", "http_client",
+           "merge_body", "rate_limiter", "recording_retries", "redact", "sdk_call",
+           "sdk_client", "token_count"]

@@ -12,7 +12,8 @@ callback must be cheap and thread-safe (invalidate a cache entry, set an event):
     watch.stop()
 
 While Redis is unreachable the thread retries every ``poll_s``; counters that moved meanwhile
-are reported on the first successful poll.
+are reported on the first successful poll. Each poll's outcome is reported to
+``observe("task_watch", ok)`` (the service's ``redis_errors_total`` / ``redis_up``).
 """
 
 from __future__ import annotations
@@ -26,18 +27,21 @@ from typing import Any
 
 import redis
 
+from tracer_stream.obs.redis_metrics import RedisObserver, ignore
 from tracer_stream.registry.store import Registry
 
 log = logging.getLogger(__name__)
+OPERATION = "task_watch"
 
 
 class TaskWatch:
     """Calls ``on_change(task_name)`` for every task applied after :meth:`start`."""
 
     def __init__(self, registry: Registry, on_change: Callable[[str], None], *,
-                 poll_s: float = 1.0) -> None:
+                 poll_s: float = 1.0, observe: RedisObserver = ignore) -> None:
         self.registry = registry
         self.on_change = on_change
+        self.observe = observe
         self.poll_s = poll_s
         self._versions: dict[str, int] | None = None
         self._stop = threading.Event()
@@ -61,6 +65,7 @@ class TaskWatch:
         try:
             self.check()
         except redis.RedisError as exc:
+            self.observe(OPERATION, False)
             log.warning("task watch: cannot read the task versions yet (%s)", exc)
         self._thread = threading.Thread(target=self._run, daemon=True, name="task-watch")
         self._thread.start()
@@ -81,10 +86,12 @@ class TaskWatch:
                     pubsub.subscribe(self.registry.task_channel)
                 self._wait(pubsub)
                 self.check()
+                self.observe(OPERATION, True)
                 if failing:
                     log.info("task watch: registry reachable again")
                 failing = False
             except redis.RedisError as exc:
+                self.observe(OPERATION, False)
                 if not failing:
                     log.warning("task watch: registry unreachable (%s); retrying", exc)
                 failing = True

@@ -37,7 +37,7 @@ class EmbeddingCache:
             return [None] * len(texts)
         keys = [self.key(embedder_id, t) for t in texts]
         missing: list[bytes | str | None] = [None] * len(keys)
-        raw = self._guard.call(lambda: self._client.mget(keys), default=missing)
+        raw = self._guard.call(lambda: self._client.mget(keys), missing, "embedding_cache_read")
         rows: list[np.ndarray | None] = []
         for value in raw:
             row = np.frombuffer(value, dtype=np.float32) if isinstance(value, bytes) else None
@@ -56,4 +56,4 @@ class EmbeddingCache:
                 pipe.set(self.key(embedder_id, text), row.tobytes(), ex=self.ttl_s)
             pipe.execute()
 
-        self._guard.call(write, default=None)
+        self._guard.call(write, None, "embedding_cache_write")

@@ -51,7 +51,7 @@ class Deduper:
             return [False] * len(requests)
         keys = [self.key(t, r) for t, r in requests]
         missing: list[bytes | str | None] = [None] * len(keys)
-        raw = self._guard.call(lambda: self._client.mget(keys), default=missing)
+        raw = self._guard.call(lambda: self._client.mget(keys), missing, "dedupe_read")
         where = positions if positions is not None else [None] * len(keys)
         return [_is_duplicate(value, at) for value, at in zip(raw, where, strict=True)]
 
@@ -71,7 +71,7 @@ class Deduper:
                          ex=self.ttl_s)
             pipe.execute()
 
-        self._guard.call(write, default=None)
+        self._guard.call(write, None, "dedupe_mark")
 
 
 def _is_duplicate(mark: bytes | str | None, at: Position | None) -> bool:

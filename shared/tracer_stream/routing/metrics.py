@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from tracer_stream.obs.redis_metrics import RedisHealth
 from tracer_stream.routing.batch import BatchResult
 from tracer_stream.routing.state import TaskState
 
@@ -55,7 +56,8 @@ class RouterMetrics:
                                 "scored itself that it deferred as novel_input, since it "
                                 "began serving (the novelty watch's rate)", ["task"],
                                 registry=registry)
-        self.redis_up = Gauge(f"{p}redis_up", "1 while Redis answers", registry=registry)
+        self.redis = RedisHealth("tracer_stream_router", registry)
+        """``redis_errors_total{operation}`` and ``redis_up`` (fed by the :class:`RedisGuard`)."""
         self._versions: dict[str, str] = {}
 
     def observe_batch(self, result: BatchResult, served: Mapping[str, TaskState],

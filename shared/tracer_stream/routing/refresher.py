@@ -61,11 +61,11 @@ class ModelRefresher:
                 if state is not None:
                     fresh[name] = state
         except redis.RedisError as exc:
-            self.guard.failed(exc)
+            self.guard.failed(exc, "model_refresh")
             if not self.holder.loaded:
                 self.holder.replace_all(current)  # nothing to load: ready to defer
             return False
-        self.guard.succeeded()
+        self.guard.succeeded("model_refresh")
         self.holder.replace_all(fresh)
         return True
 

@@ -58,9 +58,9 @@ class TaskResolver:
         try:
             state = self._loader.load(name)
         except redis.RedisError as exc:
-            self._guard.failed(exc)
+            self._guard.failed(exc, "task_load")
             return self._unreachable(name)
-        self._guard.succeeded()
+        self._guard.succeeded("task_load")
         if state is None:
             self._unknown_until[name] = now + self._negative_ttl_s
             if len(self._unknown_until) > 10_000:  # garbage names must not grow memory

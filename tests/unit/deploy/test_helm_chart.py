@@ -554,7 +554,7 @@ def test_alerts_use_series_the_services_define() -> None:
     assert series
     repo = CHART_DIR.parents[1]
     modules = [
-        p.read_text() for d in ("shared", "services") for p in (repo / d).rglob("metrics.py")
+        p.read_text() for d in ("shared", "services") for p in (repo / d).rglob("*metrics.py")
     ]
     for name in sorted(series):
         base = re.sub(r"_(total|bucket|sum|count)$", "", name)

@@ -122,7 +122,9 @@ def test_the_task_cache_serves_known_tasks_through_a_redis_outage() -> None:
     registry = FakeRegistry()
     registry.tasks["intents"] = Task(name="intents", labels=["refund", "cancel"])
     now = [0.0]
-    cache = TaskCache(registry, refresh_s=10.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    seen: list[tuple[str, bool]] = []
+    cache = TaskCache(registry, refresh_s=10.0, clock=lambda: now[0],  # type: ignore[arg-type]
+                      observe=lambda op, ok: seen.append((op, ok)))
     assert cache.get("intents") is registry.tasks["intents"]
     assert cache.get("intents") is not None and registry.reads == 1
     registry.down = True
@@ -132,6 +134,9 @@ def test_the_task_cache_serves_known_tasks_through_a_redis_outage() -> None:
         cache.get("other")
     registry.down = False
     assert cache.get("other") is None
+    # every read is reported (the worker's redis_errors_total{operation="task_read"})
+    assert seen == [("task_read", True), ("task_read", False), ("task_read", False),
+                    ("task_read", True)]
     del registry.tasks["intents"]
     now[0] = 120.0
     assert cache.get("intents") is None

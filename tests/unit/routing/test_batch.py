@@ -189,7 +189,7 @@ def test_redis_down_keeps_serving_known_tasks_and_defers_or_dead_letters_the_res
 def test_stale_registry_defers_everything(rig: Rig) -> None:
     serving(rig)
     rig.router.limits.registry_max_staleness_s = 0.0
-    rig.guard.failed(RuntimeError("down"))
+    rig.guard.failed(RuntimeError("down"), "dedupe_read")
     result = rig.router.route([request("a", "my card")])
     assert result.decisions[0].reason == "registry_stale"
 

@@ -38,18 +38,20 @@ def test_dead_letter_truncates_payload_and_keeps_text_when_a_character_is_cut() 
 
 
 def test_guard_pauses_after_a_failure_and_recovers() -> None:
-    guard = RedisGuard(pause_s=0.0)
+    seen: list[tuple[str, bool]] = []
+    guard = RedisGuard(pause_s=0.0, observe=lambda op, ok: seen.append((op, ok)))
     assert guard.healthy and guard.seconds_since_ok() == 0.0
 
     def down() -> int:
         raise redis.ConnectionError("refused")
 
-    assert guard.call(down, default=-1) == -1
+    assert guard.call(down, -1, "dedupe_read") == -1
     assert not guard.healthy and guard.seconds_since_ok() >= 0.0
-    assert guard.call(lambda: 5, default=-1) == 5 and guard.healthy
+    assert guard.call(lambda: 5, -1, "dedupe_read") == 5 and guard.healthy
+    assert seen == [("dedupe_read", False), ("dedupe_read", True)]
     slow = RedisGuard(pause_s=60)
-    slow.call(down, default=None)
-    assert slow.call(lambda: 5, default=-1) == -1  # skipped during the pause
+    slow.call(down, None, "x")
+    assert slow.call(lambda: 5, -1, "x") == -1  # skipped during the pause
 
 
 def test_refresher_swaps_whole_states_keeps_them_while_redis_is_down_and_closes_gates() -> None:
