@@ -115,8 +115,9 @@ def test_5xx_is_retried(server: FakeLLMServer) -> None:
 
 
 def test_a_timeout_is_retried(server: FakeLLMServer) -> None:
-    server.script = [Reply("positive", delay_s=1.5), Reply("negative")]
-    answer = label(make_teacher(server, timeout_s=0.3))
+    # the timeout leaves a loaded machine time for the instant second reply
+    server.script = [Reply("positive", delay_s=4.0), Reply("negative")]
+    answer = label(make_teacher(server, timeout_s=1.5))
     assert answer.label == "negative"
     assert answer.usage.retries == 1 and len(server.requests) == 2
 
