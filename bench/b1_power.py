@@ -5,6 +5,7 @@ Same populations and draws as ``bench/b1_walk.py`` (imported from it). Per cell 
 
 - ``old``: ``certify(plan="fixed")``, grid and start from validation (``learn/calibrate.py``);
 - ``fallback``: ``certify(plan="fallback")`` on the same grid and start;
+- ``tooth``: ``certify(plan="tooth")`` on the same grid and start (``gate.tooth_start``);
 - ``beta``: a candidate start design (:func:`beta_start_share`), the fixed walk from it;
 - ``oracle1``: the hindsight start tested ONCE at full δ: among 1,000 population quantiles, the
   threshold that maximises P(pass)·coverage, with P(pass) the exact probability that its
@@ -12,8 +13,11 @@ Same populations and draws as ``bench/b1_walk.py`` (imported from it). Per cell 
 - ``oraclewalk``: the fixed-sequence walk on 200 population quantiles from the start that
   maximises ``forecast.expected_walk`` with the exact P(pass) (it goes on past its first test).
 
-Analytic lines per cell, exact (no simulation), from the population curve on 1,000 population
-quantiles (cov_j: share accepted, increasing in j):
+Analytic lines per cell from the population curve, each the larger of two versions: thresholds
+fixed in advance (1,000 population quantiles, exact P(pass) with a random count nⱼ) and counts
+fixed in advance (the first test on the m most confident of n_cal items, m = n_min..n_cal,
+taken to have the population disagreement of the top share m/n_cal: P(pass) =
+binom.cdf(c(m), m, r)). cov_j is the share accepted, increasing in j:
 
 - ``P*`` = max over thresholds of P(pass): the certification rate of the best single test.
   A fixed-sequence walk from one start chosen without the calibration draw certifies iff its
@@ -47,26 +51,17 @@ from b1_walk import DELTA, GRID, SHAPES, Population, data_populations, synthetic
 from scipy.stats import betabinom, binom
 
 from tracer_stream.learn.forecast import expected_walk, start_share
-from tracer_stream.learn.gate import certify, counts_on_grid, n_min, threshold_grid, walk
+from tracer_stream.learn.gate import certify, counts_on_grid, critical_count, threshold_grid, walk
 
-WAYS = ("old", "fallback", "beta", "oracle1", "oraclewalk")
+WAYS = ("old", "fallback", "tooth", "beta", "oracle1", "oraclewalk")
 FINE = 1000  # population thresholds for the analytic bounds
-
-
-def critical_counts(n_cal: int, alpha: float, delta: float) -> np.ndarray:
-    """c(m) = max{c : binom.cdf(c, m, ε) ≤ δ} for m = 0..n_cal (−1 when no count passes)."""
-    m = np.arange(n_cal + 1)
-    eps = 1.0 - alpha
-    c = binom.ppf(delta, m, eps)
-    c = np.where(binom.cdf(c, m, eps) > delta, c - 1, c)
-    return np.where(m >= n_min(alpha, delta), c, -1).astype(np.int64)
 
 
 def pass_probability_exact(cov: np.ndarray, rate: np.ndarray, n_cal: int, alpha: float,
                            delta: float) -> np.ndarray:
     """Exact P(the test at each threshold passes) on n_cal i.i.d. draws of the population."""
     m = np.arange(n_cal + 1)
-    crit = critical_counts(n_cal, alpha, delta)
+    crit = critical_count(m, alpha, delta)
     pm = binom.pmf(m[None, :], n_cal, cov[:, None])  # P(nⱼ = m)
     pk = binom.cdf(crit[None, :], m[None, :], rate[:, None])  # P(kⱼ ≤ c(m) | m)
     return np.asarray((pm * pk).sum(axis=1), dtype=float)
@@ -80,7 +75,7 @@ def beta_start_share(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, *
     n, k = counts_on_grid(scores, errors, grid)
     share = n / max(len(scores), 1)
     m = np.rint(share * n_cal).astype(np.int64)
-    crit = critical_counts(n_cal, alpha, delta)[m]
+    crit = critical_count(m, alpha, delta)
     prob = np.where(crit >= 0, betabinom.cdf(crit, m, k + 0.5, n - k + 0.5), 0.0)
     value, start, _ = expected_walk(share, prob)
     return float(share[start]) if value > 0 else 0.0
@@ -112,8 +107,16 @@ def oracle_plan(pop: Population, alpha: float, n_cal: int) -> dict[str, Any]:
     gprob = pass_probability_exact(gcov, gk / np.maximum(gn, 1), n_cal, alpha, DELTA)
     _, j_walk, _ = expected_walk(gcov, gprob)
     j_one = int(np.argmax(cov * prob))
-    return {"grid": grid, "fine": fine, "p_star": float(prob.max()),
-            "c1_star": float((cov * prob)[j_one]), "u_star": walk_bound(cov, prob),
+    # count starts: the first test at the m-th most confident calibration item (m fixed)
+    m = np.arange(n_cal + 1)
+    s_desc, curve = pop.truth()
+    at = np.clip(np.rint(m / n_cal * len(s_desc)).astype(np.int64) - 1, 0, len(s_desc) - 1)
+    cnt_prob = binom.cdf(critical_count(m, alpha, DELTA), m, curve[at])
+    cnt_cov = m / n_cal
+    return {"grid": grid, "fine": fine,
+            "p_star": float(max(prob.max(), cnt_prob.max())),
+            "c1_star": float(max((cov * prob)[j_one], (cnt_cov * cnt_prob).max())),
+            "u_star": max(walk_bound(cov, prob), walk_bound(cnt_cov, cnt_prob)),
             "j_one": j_one, "j_walk": j_walk}
 
 
@@ -146,7 +149,7 @@ def run_cell(pop: Population, alpha: float, n_cal: int, reps: int, seed: int
         beta_start = round(beta_start_share(vs, ve, grid, alpha=alpha, delta=DELTA,
                                             n_cal=n_cal) * n_cal)
         for way, walk_plan, begin in (("old", "fixed", start), ("fallback", "fallback", start),
-                                      ("beta", "fixed", beta_start)):
+                                      ("tooth", "tooth", start), ("beta", "fixed", beta_start)):
             out = certify(cs, ce, grid, alpha=alpha, delta=DELTA, min_accepted=begin,
                           plan=walk_plan)
             res[way].append(truth_of(s_desc, rate, eps, out.threshold))
@@ -160,7 +163,7 @@ def run_cell(pop: Population, alpha: float, n_cal: int, reps: int, seed: int
     row: dict[str, Any] = {"population": pop.name, "alpha": alpha, "n_cal": n_cal,
                            "reps": reps, "oracle": oracle,
                            **{k: plan[k] for k in ("p_star", "c1_star", "u_star")}}
-    for way, rs in res.items():
+    for way, rs in res.items() if reps else ():
         row[f"{way}_certified"] = statistics.fmean(r[0] for r in rs)
         row[f"{way}_coverage"] = statistics.fmean(r[1] for r in rs)
         row[f"{way}_violation"] = statistics.fmean(r[2] for r in rs)
@@ -168,16 +171,18 @@ def run_cell(pop: Population, alpha: float, n_cal: int, reps: int, seed: int
 
 
 def print_row(r: dict[str, Any]) -> None:
+    ways = WAYS if r["reps"] else ()
     print(f"{r['population']:18} {r['alpha']:>4} {r['n_cal']:>5} {100 * r['oracle']:>5.1f} "
           f"{100 * r['p_star']:>5.1f} {100 * r['c1_star']:>5.1f} {100 * r['u_star']:>5.1f} | "
           + " | ".join(f"{100 * r[f'{w}_certified']:>5.1f} {100 * r[f'{w}_coverage']:>5.1f} "
-                       f"{100 * r[f'{w}_violation']:>4.1f}" for w in WAYS), flush=True)
+                       f"{100 * r[f'{w}_violation']:>4.1f}" for w in ways), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser)
-    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--reps", type=int, default=200,
+                        help="repetitions per cell (0: the analytic lines only)")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.90, 0.95, 0.98])
     parser.add_argument("--n-cal", type=int, nargs="+", default=[500, 1000, 2000, 5000])
     parser.add_argument("--no-data", action="store_true", help="synthetic populations only")
