@@ -156,7 +156,11 @@ def certify(
         of δ; ``"fallback"``: :func:`fallback_walk` over :func:`walk_plan` (half of δ from the
         most confident testable threshold, half from ``min_accepted``). Both keep FWER ≤ δ;
         the fallback walk certifies more often in some settings and covers less on average
-        (``bench/b1_walk.py``, BENCHMARKS.md), so it is not the default.
+        (``bench/b1_walk.py``, BENCHMARKS.md), so it is not the default. ``"tooth"``: the
+        fixed walk from :func:`tooth_start` of ``min_accepted`` (the first count with the same
+        critical count), all of δ; valid by the same argument as ``"fixed"``, and measured
+        slightly better on average (``bench/b1_power.py``, BENCHMARKS.md "B1-walk"), but not
+        the default either.
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)
@@ -269,8 +273,11 @@ def tooth_start(start: int, alpha: float, delta: float) -> int:
     c = int(critical_count(start, alpha, delta))
     if c < 0:
         return start
-    counts = np.arange(n_min(alpha, delta), start + 1)
-    return int(counts[np.argmax(critical_count(counts, alpha, delta) == c)])
+    lo, hi = n_min(alpha, delta) - 1, start  # c(lo) < c ≤ c(hi): c(m) never falls as m grows
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if int(critical_count(mid, alpha, delta)) >= c else (mid, hi)
+    return hi
 
 
 def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted: int = 0
