@@ -140,3 +140,19 @@ def test_fallback_walk_keeps_violation_rate_below_delta(curve, n, alpha):
         bad, deployed = count_start_violations(curve, n, alpha, share, seed, plan="fallback")
         assert deployed > N_DRAWS // 2, "the world must be certifiable most of the time"
         assert bad <= LIMIT, f"start {share:.2f}: {bad}/{N_DRAWS} violations > {LIMIT}"
+
+
+TOOTH_CELLS = START_CELLS[:2]
+
+
+@pytest.mark.parametrize(("curve", "n", "alpha"), TOOTH_CELLS,
+                         ids=[f"{c.__name__}-n{n}-a{a}" for c, n, a in TOOTH_CELLS])
+def test_tooth_walk_keeps_violation_rate_below_delta(curve, n, alpha):
+    # the fixed walk from the first count of the start's critical-count step
+    # (gate.tooth_start): a stricter start than the count it is given, same walk after it
+    edge = boundary_share(curve, alpha)
+    bad, deployed = count_start_violations(curve, n, alpha, 0.6 * edge, n + 4, plan="tooth")
+    assert deployed > N_DRAWS // 2, "the world must be certifiable most of the time"
+    assert bad <= LIMIT, f"{bad}/{N_DRAWS} violations > {LIMIT}"
+    bad, _ = count_start_violations(curve, n, alpha, edge, n + 5, plan="tooth")
+    assert bad <= LIMIT, f"start at the boundary: {bad}/{N_DRAWS} violations > {LIMIT}"
