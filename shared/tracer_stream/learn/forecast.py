@@ -15,14 +15,13 @@ accepts 10–16 points more of the calibration traffic than it did of validation
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta, binom, norm
+from scipy.stats import binom, norm
 
-from .gate import counts_on_grid, n_min
-
-_CREDIBLE = 0.95  # one-sided level at which a rate must be below ε for a forecast
+from .gate import counts_on_grid, n_min, walk_plan
 
 
 def pass_probability(
@@ -115,77 +114,183 @@ def predicted_coverage(
     return value, float(grid[end])
 
 
+# -- how many more traces a closed gate needs ---------------------------------------------------
+
+FORECAST_REASONS: dict[str, str] = {
+    "agreement_below_target": "no threshold is credibly below 1 − α: more traces of the same "
+                              "kind are not expected to help",
+    "too_early_to_tell": "too few traces to tell whether more traces will open the gate",
+    "beyond_horizon": "the gate is expected to open, but only after more than the horizon "
+                      "(100 times the current traces)",
+    "evidence_too_thin": "more traces are expected to open the gate, but how many is too "
+                         "uncertain for a number within a factor 2",
+}
+"""Why :func:`traces_to_certify` gives no number (``TracesForecast.reason``)."""
+
+_DRAWS = 200  # posterior draws of the disagreement curve
+_STEPS = 32  # candidate sizes n + N, N geometric from n/50 to horizon · n
+_RANGE = (0.2, 0.8)  # predicted probabilities that bound the reported range
+_CONFIDENCE = 0.8  # a number only when the gate first opens within ×2 of it with this chance
+_NEVER = 0.05  # below this chance that any threshold is under ε: more traces will not help
+_PRIOR = (0.2, 1.0)  # Beta prior of a block's rate
+
+
 @dataclass(frozen=True)
 class TracesForecast:
-    """How many more calibration traces the gate is expected to need before it opens.
+    """How many more calibration traces a closed gate is expected to need before it opens.
 
-    ``more`` is None when no number can be given; ``reason`` then says why:
-    ``agreement_below_target`` (every observed disagreement rate is ≥ 1 − α, on thresholds
-    with at least 1/(1 − α) items: more
-    traces of this kind do not help, the teacher is noisier or the surrogate weaker than α
-    allows), ``evidence_too_thin`` (some rate is below 1 − α but not credibly, so any number
-    would be a guess) or ``beyond_horizon`` (more than ``horizon`` times the current traces).
+    ``more`` is the number N for which the predicted chance that the gate first opens between
+    n + N/2 and n + 2N traces (``confidence``) is highest; it is given only when that chance is
+    at least 0.8, else ``more`` is None and ``reason`` is one of :data:`FORECAST_REASONS`.
+    ``low``–``high`` is the range of N over which the predicted chance that the gate has
+    opened grows from 0.2 to 0.8 (``high`` None: beyond the horizon); it is given whenever
+    the gate is predicted to open at all within the horizon.
     """
 
     more: int | None
     reason: str | None
-    open_probability: float  # predicted probability that the gate opens at n + more
+    low: int | None = None
+    high: int | None = None
+    confidence: float = 0.0
 
 
 def traces_to_certify(
     scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, *, alpha: float, delta: float,
-    n_cal: int, horizon: float = 100.0, level: float = 0.5,
+    n_cal: int, min_accepted: int | None = None, plan: str = "fixed", horizon: float = 100.0,
+    seed: int = 0,
 ) -> TracesForecast:
-    """Forecast the calibration size at which the gate opens, from the closed gate's own data.
+    """Forecast how many more calibration traces a closed gate needs, by predictive simulation.
 
-    The surrogate is held fixed (in production more traces also refit it, usually to a better
-    one). For a candidate size n′ each grid threshold's test passes with the probability of
-    :func:`pass_probability` (normal approximation widened by the uncertainty of the observed
-    rates) at δ; the gate is taken to open with the likeliest of them, as the next fit chooses
-    its walk's start anew on validation. The forecast is the smallest n′ on a geometric ladder up to
-    ``horizon``·n (bisected: the probability grows with n′) at which that probability reaches
-    ``level`` (the median), minus ``n_cal``. It is checked by subsampling in
-    ``bench/b1_walk.py --forecast`` (BENCHMARKS.md), where it is only a rough guide: the size
-    at which a closed gate opens varies several-fold between draws.
+    The surrogate is held fixed and the current calibration traces stay in the calibration
+    set; new ones are drawn from the predictive distribution of the observed ones:
+
+    * the grid's bins are pooled, from the most confident down, into blocks of at least
+      max(n/10, 1/(2ε)) items; each block's disagreement rate gets a Jeffreys Beta posterior
+      from its counts, and a posterior draw of the curve is one draw per block;
+    * new traces fall into the grid's bins at the observed shares, and disagree at the draw's
+      rate (Poisson counts; nested over the candidate sizes n + N, as a growing set is);
+    * at each size the gate's own rule runs on the current plus the new counts: the walk starts
+      where :func:`start_share` (on these calibration rows, for that size) says, and opens when
+      its first test passes (``plan="fallback"``: when either start's first test passes at its
+      share of δ, see :func:`~.gate.walk_plan`).
+
+    The first size at which a draw opens is a draw of the opening size. The answer is a number
+    only when the chance of opening within a factor 2 of it is ≥ 0.8; otherwise the reason is
+    ``agreement_below_target`` (fewer than 5% of the draws have any threshold below ε),
+    ``too_early_to_tell`` or ``beyond_horizon`` (fewer than half open by ``horizon`` · n:
+    most draws would open eventually for ``beyond_horizon``, not for ``too_early_to_tell``)
+    or ``evidence_too_thin`` (they open, but too spread out for a number). ``n_cal`` is the
+    calibration size the traces came from when ``scores`` is a sub-population (RSB stage 2):
+    the answer is scaled to it. Checked by subsampling in ``bench/b1_walk.py --forecast``
+    (BENCHMARKS.md). Deterministic for a given ``seed``.
 
     >>> from tracer_stream.learn.gate import threshold_grid
     >>> rng = np.random.default_rng(1)
-    >>> s = rng.random(200); e = rng.random(200) < 0.06 * (1 - s)
-    >>> f = traces_to_certify(s, e, threshold_grid(s, 50), alpha=0.98, delta=0.05, n_cal=200)
-    >>> f.reason is None and f.more > 0
+    >>> s = rng.random(600); e = rng.random(600) < 0.10 * (1 - s)
+    >>> f = traces_to_certify(s, e, threshold_grid(s, 50), alpha=0.98, delta=0.05, n_cal=600)
+    >>> f.reason is None and f.low <= f.more <= f.high
     True
-    >>> e_bad = rng.random(200) < 0.3
+    >>> e_bad = rng.random(600) < 0.3
     >>> traces_to_certify(s, e_bad, threshold_grid(s, 50), alpha=0.98, delta=0.05,
-    ...                   n_cal=200).reason
+    ...                   n_cal=600).reason
     'agreement_below_target'
     """
-    n, k = counts_on_grid(scores, errors, grid)
+    s = np.asarray(scores, dtype=float)
+    m = len(s)
     eps = 1.0 - alpha
-    # rates from thresholds where ≥ 1 disagreement is expected at rate ε (else any)
-    big = n >= 1.0 / eps
-    usable = big if big.any() else n > 0
-    if not (usable & (k < eps * n)).any():
-        return TracesForecast(None, "agreement_below_target", 0.0)
-    upper = np.where(usable, beta.ppf(_CREDIBLE, k + 0.5, n - k + 0.5), 1.0)
-    if not (upper < eps).any():
-        return TracesForecast(None, "evidence_too_thin", 0.0)
-    sizes = np.unique(np.rint(max(n_cal, 1) * np.geomspace(1.0, horizon, 200)).astype(int))
-    floor = n_min(alpha, delta)
+    n, k = counts_on_grid(s, errors, grid)
+    if m == 0 or int(n[-1]) == 0:
+        return TracesForecast(None, "too_early_to_tell")
+    rng = np.random.default_rng(seed)
+    share = n / m  # cumulative share accepted at each threshold
+    rates = _curve_draws(n, k, eps, rng)  # (draws, thresholds): cumulative rate of a draw
+    reach = share * m * horizon >= n_min(alpha, delta)
+    possible = float(((rates < eps) & reach[None, :]).any(axis=1).mean())
+    if possible < _NEVER:
+        return TracesForecast(None, "agreement_below_target")
+    more = np.unique(np.rint(np.geomspace(max(m / 50, 1.0), m * horizon, _STEPS)).astype(int))
+    held = None if min_accepted is None else min_accepted / m
+    opened = _open_by(m, n, k, rates, more, held, alpha=alpha, delta=delta, plan=plan, rng=rng)
+    first = np.where(opened.any(axis=1), more[opened.argmax(axis=1)], np.inf)
+    scale = max(n_cal, m) / m  # sub-population traces → traces of the whole stream
+    if np.isinf(first).mean() > 0.5:
+        reason = "beyond_horizon" if possible >= 0.5 else "too_early_to_tell"
+        return TracesForecast(None, reason)
+    low, high = (float(np.quantile(first, q, method="inverted_cdf")) for q in _RANGE)
+    window = ((first[None, :] >= more[:, None] / 2) & (first[None, :] <= 2 * more[:, None]))
+    hit = window.mean(axis=1)
+    best = int(np.argmax(hit))  # the first of equal chances: the smallest N
+    size = (lambda x: None if np.isinf(x) else max(1, math.ceil(x * scale)))
+    if hit[best] < _CONFIDENCE:
+        return TracesForecast(None, "evidence_too_thin", size(low), size(high),
+                              float(hit[best]))
+    return TracesForecast(size(float(more[best])), None, size(low), size(high),
+                          float(hit[best]))
 
-    def open_probability(size: int) -> float:
-        share, prob = pass_probability(scores, errors, grid, alpha=alpha, delta=delta,
-                                       n_cal=size)
-        return float(prob[share * size >= floor].max(initial=0.0))
 
-    # the probability grows with the size: bisect the ladder for the first size at ``level``
-    lo, hi = -1, len(sizes) - 1
-    if open_probability(int(sizes[hi])) < level:
-        return TracesForecast(None, "beyond_horizon", 0.0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if open_probability(int(sizes[mid])) >= level:
-            hi = mid
-        else:
-            lo = mid
-    size = int(sizes[hi])
-    return TracesForecast(max(size - n_cal, 1), None, open_probability(size))
+def _curve_draws(n: np.ndarray, k: np.ndarray, eps: float, rng: np.random.Generator
+                 ) -> np.ndarray:
+    """Posterior draws of the cumulative disagreement rate at each threshold (draws × grid):
+    Jeffreys Beta draws per block of bins, blocks of ≥ max(n/10, 1/(2ε)) items from the top."""
+    bins_n = np.diff(n, prepend=0)
+    bins_k = np.diff(k, prepend=0)
+    size = max(int(n[-1]) / 10, 0.5 / eps)
+    blocks = int(max(1, int(n[-1]) // math.ceil(size)))
+    block = np.minimum((n - bins_n) // math.ceil(size), blocks - 1).astype(int)
+    bn = np.bincount(block, bins_n, minlength=blocks)
+    bk = np.bincount(block, bins_k, minlength=blocks)
+    draws = rng.beta(bk + _PRIOR[0], bn - bk + _PRIOR[1], size=(_DRAWS, blocks))
+    return _cumulative(draws[:, block], bins_n + 1e-9)
+
+
+def _cumulative(bin_rates: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Cumulative rate from the top at each threshold, bins weighted by ``weight``."""
+    return np.cumsum(bin_rates * weight, axis=1) / np.cumsum(weight)
+
+
+def _open_by(m: int, n: np.ndarray, k: np.ndarray, rates: np.ndarray, more: np.ndarray,
+             held: float | None, *, alpha: float, delta: float, plan: str,
+             rng: np.random.Generator) -> np.ndarray:
+    """Whether each draw's gate is open at m + ``more`` traces (draws × sizes).
+
+    New traces are added in nested increments (Poisson counts per band of thresholds, on up
+    to 32 of the grid's thresholds). At each size the walk's start is chosen as the gate
+    chooses it, on a validation estimate of the curve (the draw's rate plus the binomial
+    noise of as many validation items): the threshold with the largest accepted share times
+    predicted pass probability. The gate opens when the test at the start passes at δ
+    (``plan="fallback"``: at δ/2, or the test at the top start does, see
+    :func:`~.gate.walk_plan`).
+    """
+    eps = 1.0 - alpha
+    cols = np.unique(np.linspace(0, len(n) - 1, min(len(n), 32)).astype(int))
+    share = n[cols] / m
+    rate = rates[:, cols]
+    inc = np.diff(more, prepend=0).astype(float)
+    band_share = np.diff(share, prepend=0.0)
+    band_bad = np.clip(np.diff(rate * share, prepend=0.0, axis=1), 0.0, band_share)
+    bad = rng.poisson(inc[None, :, None] * band_bad[:, None, :])
+    good = rng.poisson(inc[None, :, None] * (band_share - band_bad)[:, None, :])
+    tot_k = k[cols] + np.cumsum(np.cumsum(bad, axis=1), axis=2)  # draws × sizes × thresholds
+    tot_n = n[cols] + tot_k - k[cols] + np.cumsum(np.cumsum(good, axis=1), axis=2)
+    sizes = m + more.astype(float)
+    expect = np.maximum(share[None, :] * sizes[:, None], 1.0)  # sizes × thresholds
+    level = delta if plan == "fixed" else delta / 2
+    crit = binom.ppf(level, expect, eps)
+    crit = np.where(binom.cdf(crit, expect, eps) > level, crit - 1, crit)
+    seen = np.clip(rate[:, None, :] + rng.normal(size=tot_n.shape) * np.sqrt(
+        rate[:, None, :] * (1 - rate[:, None, :]) / expect[None, :, :]), 0.0, 1.0)
+    sd = np.sqrt(expect * seen * (1 - seen)) + 1e-9
+    power = norm.cdf((crit + 0.5 - expect * seen) / sd)
+    testable = expect >= n_min(alpha, level)
+    start = np.argmax(np.where(testable[None], share * power, -1.0), axis=2)
+    if held is not None:  # the current start, kept with chance n / n' (validation overlap)
+        keep = np.argmax((share[None, :] >= held) & testable, axis=1)
+        same = rng.random(start.shape) < m / sizes[None, :]
+        start = np.where(same, keep[None, :], start)
+    pick = (lambda a, j: np.take_along_axis(a, j[..., None], axis=2)[..., 0])
+    opened = binom.cdf(pick(tot_k, start), pick(tot_n, start), eps) <= level
+    opened &= testable.any(axis=1)[None, :]
+    if plan != "fixed":
+        top = np.argmax(testable, axis=1)[None, :].repeat(len(rate), axis=0)
+        opened |= binom.cdf(pick(tot_k, top), pick(tot_n, top), eps) <= level
+    return opened
