@@ -228,8 +228,7 @@ def forecast_cell(pop: Population, alpha: float, n: int, reps: int, seed: int,
             continue
         counts["closed"] += 1
         t0 = time.perf_counter()
-        new = traces_to_certify(cs, ce, grid, alpha=alpha, delta=DELTA, n_cal=n,
-                                min_accepted=start)
+        new = traces_to_certify(cs, ce, grid, alpha=alpha, delta=DELTA, n_cal=n)
         seconds.append(time.perf_counter() - t0)
         said = {"old": old_traces_to_certify(cs, ce, grid, alpha=alpha, delta=DELTA, n_cal=n),
                 "new": new.more}

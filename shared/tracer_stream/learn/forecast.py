@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binom, norm
+from sklearn.isotonic import IsotonicRegression
 
 from .gate import counts_on_grid, n_min, walk_plan
 
@@ -116,23 +117,16 @@ def predicted_coverage(
 
 # -- how many more traces a closed gate needs ---------------------------------------------------
 
-FORECAST_REASONS: dict[str, str] = {
-    "agreement_below_target": "no threshold is credibly below 1 − α: more traces of the same "
-                              "kind are not expected to help",
-    "too_early_to_tell": "too few traces to tell whether more traces will open the gate",
-    "beyond_horizon": "the gate is expected to open, but only after more than the horizon "
-                      "(100 times the current traces)",
-    "evidence_too_thin": "more traces are expected to open the gate, but how many is too "
-                         "uncertain for a number within a factor 2",
-}
-"""Why :func:`traces_to_certify` gives no number (``TracesForecast.reason``)."""
+FORECAST_REASONS = ("agreement_below_target", "too_early_to_tell", "beyond_horizon",
+                    "evidence_too_thin")
+"""Why :func:`traces_to_certify` gives no number (``TracesForecast.reason``); a closed gate's
+``reason`` then (``docs/reasons.md``, "Closed gates")."""
 
 _DRAWS = 200  # posterior draws of the disagreement curve
 _STEPS = 32  # candidate sizes n + N, N geometric from n/50 to horizon · n
 _RANGE = (0.2, 0.8)  # predicted probabilities that bound the reported range
 _CONFIDENCE = 0.8  # a number only when the gate first opens within ×2 of it with this chance
 _NEVER = 0.05  # below this chance that any threshold is under ε: more traces will not help
-_PRIOR = (0.2, 1.0)  # Beta prior of a block's rate
 
 
 @dataclass(frozen=True)
@@ -156,8 +150,7 @@ class TracesForecast:
 
 def traces_to_certify(
     scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, *, alpha: float, delta: float,
-    n_cal: int, min_accepted: int | None = None, plan: str = "fixed", horizon: float = 100.0,
-    seed: int = 0,
+    n_cal: int, plan: str = "fixed", horizon: float = 100.0, seed: int = 0,
 ) -> TracesForecast:
     """Forecast how many more calibration traces a closed gate needs, by predictive simulation.
 
@@ -209,29 +202,30 @@ def traces_to_certify(
     if possible < _NEVER:
         return TracesForecast(None, "agreement_below_target")
     more = np.unique(np.rint(np.geomspace(max(m / 50, 1.0), m * horizon, _STEPS)).astype(int))
-    held = None if min_accepted is None else min_accepted / m
-    opened = _open_by(m, n, k, rates, more, held, alpha=alpha, delta=delta, plan=plan, rng=rng)
+    opened = _open_by(m, n, k, rates, more, alpha=alpha, delta=delta, plan=plan, rng=rng)
     first = np.where(opened.any(axis=1), more[opened.argmax(axis=1)], np.inf)
     scale = max(n_cal, m) / m  # sub-population traces → traces of the whole stream
     if np.isinf(first).mean() > 0.5:
         reason = "beyond_horizon" if possible >= 0.5 else "too_early_to_tell"
         return TracesForecast(None, reason)
-    low, high = (float(np.quantile(first, q, method="inverted_cdf")) for q in _RANGE)
-    window = ((first[None, :] >= more[:, None] / 2) & (first[None, :] <= 2 * more[:, None]))
-    hit = window.mean(axis=1)
-    best = int(np.argmax(hit))  # the first of equal chances: the smallest N
+    low, mid, high = (float(np.quantile(first, q, method="inverted_cdf"))
+                      for q in (_RANGE[0], 0.5, _RANGE[1]))
+    hit = float(((first >= mid / 2) & (first <= 2 * mid)).mean())
     size = (lambda x: None if np.isinf(x) else max(1, math.ceil(x * scale)))
-    if hit[best] < _CONFIDENCE:
-        return TracesForecast(None, "evidence_too_thin", size(low), size(high),
-                              float(hit[best]))
-    return TracesForecast(size(float(more[best])), None, size(low), size(high),
-                          float(hit[best]))
+    if hit < _CONFIDENCE:
+        return TracesForecast(None, "evidence_too_thin", size(low), size(high), hit)
+    return TracesForecast(size(mid), None, size(low), size(high), hit)
 
 
 def _curve_draws(n: np.ndarray, k: np.ndarray, eps: float, rng: np.random.Generator
                  ) -> np.ndarray:
-    """Posterior draws of the cumulative disagreement rate at each threshold (draws × grid):
-    Jeffreys Beta draws per block of bins, blocks of ≥ max(n/10, 1/(2ε)) items from the top."""
+    """Posterior draws of the cumulative disagreement rate at each threshold (draws × grid).
+
+    The bins are pooled from the top into blocks of ≥ max(n/10, 1/(2ε)) items; each block's
+    rate is drawn from its Beta posterior under an empirical-Bayes prior around a monotone
+    trend (:func:`_prior`), so that a block that looks clean by chance among blocks that do
+    not differ more than chance allows is not taken at its word.
+    """
     bins_n = np.diff(n, prepend=0)
     bins_k = np.diff(k, prepend=0)
     size = max(int(n[-1]) / 10, 0.5 / eps)
@@ -239,8 +233,37 @@ def _curve_draws(n: np.ndarray, k: np.ndarray, eps: float, rng: np.random.Genera
     block = np.minimum((n - bins_n) // math.ceil(size), blocks - 1).astype(int)
     bn = np.bincount(block, bins_n, minlength=blocks)
     bk = np.bincount(block, bins_k, minlength=blocks)
-    draws = rng.beta(bk + _PRIOR[0], bn - bk + _PRIOR[1], size=(_DRAWS, blocks))
+    a, b = _prior(bn, bk)
+    draws = rng.beta(bk + a, bn - bk + b, size=(_DRAWS, blocks))
     return _cumulative(draws[:, block], bins_n + 1e-9)
+
+
+def _prior(bn: np.ndarray, bk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks' Beta priors (a, b per block), by empirical Bayes around a monotone trend.
+
+    The trend is the isotonic (non-decreasing from the most confident block down) fit of the
+    block rates; each block's prior mean is the trend there, and the prior strength κ follows
+    by the method of moments from how much more the block rates scatter around the trend than
+    binomial noise makes them (large when they do not, down to a weak prior of weight 1.2 when
+    they scatter a lot; at most the number of items). Blocks that differ only by chance are
+    pooled; a real slope or a pocket of confident mistakes is kept.
+
+    >>> a, b = _prior(np.array([100, 100, 100]), np.array([5, 5, 5]))  # no excess scatter
+    >>> bool(np.allclose(a + b, 300))
+    True
+    >>> a, b = _prior(np.array([100, 100, 100]), np.array([30, 0, 30]))  # a clean pocket
+    >>> bool(a[1] / (a[1] + b[1] + 100) < 0.02)  # its posterior mean stays near 0 of 100
+    True
+    """
+    total = float(bn.sum())
+    floor = 0.2 / (total + 1.2)
+    trend = np.clip(IsotonicRegression().fit_transform(np.arange(len(bn)), bk / np.maximum(
+        bn, 1), sample_weight=np.maximum(bn, 1e-9)), floor, 1 - floor)
+    z = float((bn * (bk / np.maximum(bn, 1) - trend) ** 2 / (trend * (1 - trend))).sum())
+    excess = (z - len(bn)) / max(float((bn - 1).clip(0).sum()), 1.0)
+    kappa = min(1.0 / excess - 1.0, total) if excess > 0 else total
+    kappa = max(kappa, 1.2)
+    return trend * kappa, (1 - trend) * kappa
 
 
 def _cumulative(bin_rates: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -248,49 +271,53 @@ def _cumulative(bin_rates: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.cumsum(bin_rates * weight, axis=1) / np.cumsum(weight)
 
 
-def _open_by(m: int, n: np.ndarray, k: np.ndarray, rates: np.ndarray, more: np.ndarray,
-             held: float | None, *, alpha: float, delta: float, plan: str,
-             rng: np.random.Generator) -> np.ndarray:
-    """Whether each draw's gate is open at m + ``more`` traces (draws × sizes).
+def _open_by(m: int, n: np.ndarray, k: np.ndarray, rates: np.ndarray, more: np.ndarray, *,
+             alpha: float, delta: float, plan: str, rng: np.random.Generator) -> np.ndarray:
+    """Whether each draw's gate is open at m + ``more`` traces (draws × sizes), among the
+    draws whose gate is closed at m as the observed one is.
 
-    New traces are added in nested increments (Poisson counts per band of thresholds, on up
-    to 32 of the grid's thresholds). At each size the walk's start is chosen as the gate
-    chooses it, on a validation estimate of the curve (the draw's rate plus the binomial
-    noise of as many validation items): the threshold with the largest accepted share times
-    predicted pass probability. The gate opens when the test at the start passes at δ
+    Calibration and validation grow alike: m + ``more`` calibration traces (the m observed
+    ones plus nested Poisson increments drawn from the draw's curve) and as many validation
+    traces (all drawn from the curve; nested too, so that the start moves as a growing
+    validation set moves it), on up to 32 of the grid's thresholds. At each size the start is
+    chosen as :func:`start_share` chooses it, simplified to one test: the threshold with the
+    largest accepted share times pass probability (:func:`pass_probability`'s formula) on the
+    validation counts. The gate opens when the test at the start passes at δ
     (``plan="fallback"``: at δ/2, or the test at the top start does, see
     :func:`~.gate.walk_plan`).
     """
     eps = 1.0 - alpha
     cols = np.unique(np.linspace(0, len(n) - 1, min(len(n), 32)).astype(int))
     share = n[cols] / m
-    rate = rates[:, cols]
-    inc = np.diff(more, prepend=0).astype(float)
     band_share = np.diff(share, prepend=0.0)
-    band_bad = np.clip(np.diff(rate * share, prepend=0.0, axis=1), 0.0, band_share)
-    bad = rng.poisson(inc[None, :, None] * band_bad[:, None, :])
-    good = rng.poisson(inc[None, :, None] * (band_share - band_bad)[:, None, :])
-    tot_k = k[cols] + np.cumsum(np.cumsum(bad, axis=1), axis=2)  # draws × sizes × thresholds
-    tot_n = n[cols] + tot_k - k[cols] + np.cumsum(np.cumsum(good, axis=1), axis=2)
-    sizes = m + more.astype(float)
+    band_bad = np.clip(np.diff(rates[:, cols] * share, prepend=0.0, axis=1), 0.0, band_share)
+    extra = np.concatenate([[0], more]).astype(float)
+
+    def grow(first: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nested (accepted, disagreeing) counts, draws × sizes × thresholds."""
+        inc = np.diff(extra, prepend=-first)[None, :, None]
+        bad = np.cumsum(np.cumsum(rng.poisson(inc * band_bad[:, None, :]), axis=1), axis=2)
+        good = rng.poisson(inc * (band_share - band_bad)[:, None, :])
+        return bad + np.cumsum(np.cumsum(good, axis=1), axis=2), bad
+
+    new_n, new_k = grow(0.0)
+    tot_n, tot_k = n[cols] + new_n, k[cols] + new_k
+    val_n, val_k = grow(float(m))
+    sizes = m + extra
     expect = np.maximum(share[None, :] * sizes[:, None], 1.0)  # sizes × thresholds
     level = delta if plan == "fixed" else delta / 2
     crit = binom.ppf(level, expect, eps)
     crit = np.where(binom.cdf(crit, expect, eps) > level, crit - 1, crit)
-    seen = np.clip(rate[:, None, :] + rng.normal(size=tot_n.shape) * np.sqrt(
-        rate[:, None, :] * (1 - rate[:, None, :]) / expect[None, :, :]), 0.0, 1.0)
-    sd = np.sqrt(expect * seen * (1 - seen)) + 1e-9
+    seen = (val_k + 1.0) / (val_n + 2.0)
+    sd = np.sqrt(expect * seen * (1 - seen) * (1.0 + expect / np.maximum(val_n, 1))) + 1e-9
     power = norm.cdf((crit + 0.5 - expect * seen) / sd)
     testable = expect >= n_min(alpha, level)
     start = np.argmax(np.where(testable[None], share * power, -1.0), axis=2)
-    if held is not None:  # the current start, kept with chance n / n' (validation overlap)
-        keep = np.argmax((share[None, :] >= held) & testable, axis=1)
-        same = rng.random(start.shape) < m / sizes[None, :]
-        start = np.where(same, keep[None, :], start)
     pick = (lambda a, j: np.take_along_axis(a, j[..., None], axis=2)[..., 0])
     opened = binom.cdf(pick(tot_k, start), pick(tot_n, start), eps) <= level
     opened &= testable.any(axis=1)[None, :]
     if plan != "fixed":
-        top = np.argmax(testable, axis=1)[None, :].repeat(len(rate), axis=0)
+        top = np.argmax(testable, axis=1)[None, :].repeat(len(rates), axis=0)
         opened |= binom.cdf(pick(tot_k, top), pick(tot_n, top), eps) <= level
-    return opened
+    closed = ~opened[:, 0]
+    return opened[closed if closed.mean() >= 0.1 else slice(None), 1:]

@@ -177,7 +177,7 @@ def certify(
             min_accepted=min_accepted,
         )
     reason, more = closed_forecast(scores, errors, grid, n, total, alpha, delta,
-                                   min_accepted=min_accepted, plan=plan)
+                                   plan=plan)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
@@ -259,8 +259,8 @@ def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted:
 
 
 def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n: np.ndarray,
-                    n_cal: int, alpha: float, delta: float, *, min_accepted: int = 0,
-                    plan: str = "fixed") -> tuple[str, int | None]:
+                    n_cal: int, alpha: float, delta: float, *, plan: str = "fixed"
+                    ) -> tuple[str, int | None]:
     """Why a walk certified nothing, and how many more calibration traces it is forecast to
     need (:func:`~.forecast.traces_to_certify`).
 
@@ -276,7 +276,7 @@ def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n:
     if reason == "no_calibration_data":
         return reason, n_min(alpha, delta)
     guess = traces_to_certify(scores, errors, grid, alpha=alpha, delta=delta, n_cal=n_cal,
-                              min_accepted=min_accepted, plan=plan)
+                              plan=plan)
     if guess.more is None:
         return str(guess.reason), None
     return reason, guess.more
