@@ -296,6 +296,8 @@ def main() -> None:
     parser.add_argument("--forecast", action="store_true",
                         help="check the traces-needed forecast instead of the walks")
     parser.add_argument("--forecast-n", type=int, nargs="+", default=[200, 500, 1000])
+    parser.add_argument("--forecast-out", default="b1_forecast.json",
+                        help="result file of --forecast (under bench/results)")
     parser.add_argument("--max-total", type=int, default=40_000,
                         help="forecasts beyond this many traces are not checked")
     args = parser.parse_args()
@@ -314,7 +316,7 @@ def main() -> None:
                                                args.max_total))
                     print({k: v for k, v in cells[-1].items()
                            if k not in ("checks", "ranges")}, flush=True)
-                    path = write_json("b1_forecast.json", {
+                    path = write_json(args.forecast_out, {
                         "command": "python " + " ".join(sys.argv), "machine": started,
                         "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
                         "cells": cells})
