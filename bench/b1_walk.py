@@ -20,6 +20,7 @@ Prints a table and writes bench/results/b1_walk.json (b1_forecast.json).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -30,12 +31,18 @@ from typing import Any
 
 import numpy as np
 from _common import add_common_args, bench_cache, embeddings, load_dataset, machine, write_json
+from scipy.stats import beta
 
 from tracer_stream.embed import load_embedder
-from scipy.stats import beta
 from tracer_stream.learn.forecast import pass_probability, start_share, traces_to_certify
-from tracer_stream.learn.gate import (GateResult, certify, counts_on_grid, n_min,
-                                      threshold_grid, walk)
+from tracer_stream.learn.gate import (
+    GateResult,
+    certify,
+    counts_on_grid,
+    n_min,
+    threshold_grid,
+    walk,
+)
 
 DELTA = 0.05
 GRID = 200
@@ -201,6 +208,17 @@ def opens(pop: Population, val: np.ndarray, cal: np.ndarray, alpha: float) -> bo
     return walk(n, k, alpha, DELTA, round(share * len(cal)))[0] is not None
 
 
+def grown(pop: Population, val: np.ndarray, cal: np.ndarray, extra_val: np.ndarray,
+          extra_cal: np.ndarray, alpha: float) -> Callable[[int], bool]:
+    """Whether the gate is open when the draws grow by their first m extra items (cached)."""
+
+    @functools.cache
+    def open_at(m: int) -> bool:
+        return opens(pop, np.r_[val, extra_val[:m]], np.r_[cal, extra_cal[:m]], alpha)
+
+    return open_at
+
+
 def forecast_cell(pop: Population, alpha: float, n: int, reps: int, seed: int,
                   max_total: int) -> dict[str, Any]:
     """Subsampling check of the traces-needed forecast (default walk), old and new on the
@@ -236,16 +254,8 @@ def forecast_cell(pop: Population, alpha: float, n: int, reps: int, seed: int,
         counts["old_refused" if said["old"] is None else "old_number"] += 1
         top = max([int(fine[-1]) if fine.size else 0]
                   + [4 * m for m in said.values() if m is not None and n + 4 * m <= max_total])
-        extra_val = rng.integers(0, len(pop.scores), top)
-        extra_cal = rng.integers(0, len(pop.scores), top)
-        cache: dict[int, bool] = {}
-
-        def open_at(m: int) -> bool:
-            if m not in cache:
-                cache[m] = opens(pop, np.r_[val, extra_val[:m]], np.r_[cal, extra_cal[:m]],
-                                 alpha)
-            return cache[m]
-
+        open_at = grown(pop, val, cal, rng.integers(0, len(pop.scores), top),
+                        rng.integers(0, len(pop.scores), top), alpha)
         for key, more in said.items():
             if more is None:
                 continue

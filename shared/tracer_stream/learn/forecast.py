@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom, norm
 
-from .gate import counts_on_grid, n_min, walk_plan
+from .gate import counts_on_grid, n_min
 
 
 def pass_probability(
@@ -85,7 +85,7 @@ def _walk_values(share: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.nd
     upper = np.triu(np.ones((m, m), dtype=bool))
     q = np.minimum.accumulate(np.where(upper, prob[..., None, :], np.inf), axis=-1)
     q = np.where(upper, q, 0.0)
-    after = np.concatenate([q[..., 1:], np.zeros(q.shape[:-1] + (1,))], axis=-1)
+    after = np.concatenate([q[..., 1:], np.zeros((*q.shape[:-1], 1))], axis=-1)
     drop = np.where(upper, q - after, 0.0)
     return np.where(prob > 0, (share * drop).sum(axis=-1), 0.0), q
 
@@ -228,7 +228,10 @@ def traces_to_certify(
     # within ×2: late openings as simulated; early ones bounded by the chance that any
     # threshold's test passes (a start moved by a few more validation traces can land there)
     hit = max(0.0, 1.0 - float((earliest < mid / 2).mean()) - float((first > 2 * mid).mean()))
-    size = (lambda x: None if np.isinf(x) else max(1, math.ceil(x * scale)))
+
+    def size(x: float) -> int | None:
+        return None if np.isinf(x) else max(1, math.ceil(x * scale))
+
     if hit < _CONFIDENCE:
         return TracesForecast(None, "evidence_too_thin", size(low), size(high), hit)
     return TracesForecast(size(mid), None, size(low), size(high), hit)
@@ -266,9 +269,9 @@ def _monotone(rates: np.ndarray, weight: np.ndarray) -> np.ndarray:
     cum = np.concatenate([np.zeros((len(rates), 1)), np.cumsum(rates * weight, axis=1)], axis=1)
     w = np.concatenate([[0.0], np.cumsum(weight)])
     m = rates.shape[1]
-    i, l = np.triu_indices(m)
+    first, last = np.triu_indices(m)
     mean = np.full((len(rates), m, m), np.nan)
-    mean[:, i, l] = (cum[:, l + 1] - cum[:, i]) / (w[l + 1] - w[i])
+    mean[:, first, last] = (cum[:, last + 1] - cum[:, first]) / (w[last + 1] - w[first])
     out = np.empty_like(rates)
     for j in range(m):
         out[:, j] = np.nanmin(mean[:, : j + 1, j:], axis=2).max(axis=1)
@@ -329,7 +332,10 @@ def _open_by(m: int, n: np.ndarray, k: np.ndarray, rates: np.ndarray, more: np.n
     # the walk's first test: the first threshold that accepts that many calibration items
     start = np.argmax(tot_n >= floor[..., None], axis=2)
     testable = (tot_n >= floor[..., None]).any(axis=2)
-    pick = (lambda a, j: np.take_along_axis(a, j[..., None], axis=2)[..., 0])
+
+    def pick(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(counts, at[..., None], axis=2)[..., 0]
+
     opened = (binom.cdf(pick(tot_k, start), pick(tot_n, start), eps) <= level) & testable
     if plan != "fixed":
         top = np.argmax(tot_n >= n_min(alpha, level), axis=2)

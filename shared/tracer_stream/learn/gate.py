@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import binom
 
 from ..errors import LearnError
+
+if TYPE_CHECKING:
+    from .forecast import TracesForecast
 
 NEG_INF = -math.inf
 
@@ -78,7 +81,8 @@ class GateResult:
 
     ``threshold`` is None when nothing was certified; then ``reason`` says why and
     ``traces_needed`` how many more calibration-eligible traces are expected to be needed
-    (None when more data would not help, e.g. the surrogate is below α everywhere).
+    (None when the forecast gives no number; ``reason`` then says why), with
+    ``traces_low``–``traces_high`` the forecast's 20–80% range (high None: beyond 100·n).
     """
 
     alpha: float
@@ -96,6 +100,8 @@ class GateResult:
     reason: str | None
     traces_needed: int | None
     min_accepted: int = 0  # where the walk started (accepted calibration items, fixed before)
+    traces_low: int | None = None
+    traces_high: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -176,13 +182,12 @@ def certify(
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
             min_accepted=min_accepted,
         )
-    reason, more = closed_forecast(scores, errors, grid, n, total, alpha, delta,
-                                   plan=plan)
+    reason, guess = closed_forecast(scores, errors, grid, n, total, alpha, delta, plan=plan)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
-        n_min=need, n_tested=n_tested, reason=reason, traces_needed=more,
-        min_accepted=min_accepted,
+        n_min=need, n_tested=n_tested, reason=reason, traces_needed=guess.more,
+        min_accepted=min_accepted, traces_low=guess.low, traces_high=guess.high,
     )
 
 
@@ -260,7 +265,7 @@ def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted:
 
 def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n: np.ndarray,
                     n_cal: int, alpha: float, delta: float, *, plan: str = "fixed"
-                    ) -> tuple[str, int | None]:
+                    ) -> tuple[str, TracesForecast]:
     """Why a walk certified nothing, and how many more calibration traces it is forecast to
     need (:func:`~.forecast.traces_to_certify`).
 
@@ -270,16 +275,14 @@ def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n:
     ``beyond_horizon``, ``evidence_too_thin``). With no calibration data the answer is
     ``n_min``, the fewest traces a test can pass with.
     """
-    from .forecast import traces_to_certify  # forecast builds on this module
+    from .forecast import TracesForecast, traces_to_certify  # forecast builds on this module
 
     reason = closed_reason(n, n_cal, alpha, delta)
     if reason == "no_calibration_data":
-        return reason, n_min(alpha, delta)
+        return reason, TracesForecast(n_min(alpha, delta), None)
     guess = traces_to_certify(scores, errors, grid, alpha=alpha, delta=delta, n_cal=n_cal,
                               plan=plan)
-    if guess.more is None:
-        return str(guess.reason), None
-    return reason, guess.more
+    return (reason if guess.reason is None else guess.reason), guess
 
 
 def closed_reason(n: np.ndarray, n_cal: int, alpha: float, delta: float) -> str:

@@ -42,7 +42,8 @@ def certificate_text(manifest: dict[str, Any]) -> str:
         lines += [f"certificate at α = {a:g}, δ = {d:g}: GATE CLOSED ({manifest['reason']})",
                   f"  {explain(manifest['reason'])}",
                   "  every input goes to the teacher; "
-                  + needed_text(manifest["traces_needed"], manifest["reason"])]
+                  + needed_text(manifest["traces_needed"], manifest["reason"],
+                                span=manifest.get("traces_range"))]
     n_cal = manifest["n_cal"]
     if manifest["certified"]:
         lines.append(f"  calibration: {manifest['n_accepted']:,} of {n_cal:,} traces handled "
@@ -63,7 +64,9 @@ def frontier_text(frontier: list[dict[str, Any]]) -> str:
         if p["certified"]:
             todo = ""
         else:
-            todo = f"{needed_text(p['traces_needed'], p['reason'], short=True)} ({p['reason']})"
+            more = needed_text(p["traces_needed"], p["reason"], short=True,
+                               span=p.get("traces_range"))
+            todo = f"{more} ({p['reason']})"
         rows.append(f"  {p['alpha']:>5.3g}  {'certified' if p['certified'] else 'closed':<9}  "
                     f"{p['family']:<6}  {_thr(p['threshold'] if p['certified'] else None):>9}  "
                     f"{_pct(cal['coverage'] if p['certified'] else None):>8}  "

@@ -39,8 +39,10 @@ NO_NUMBER: dict[str, str] = {
 """What a closed gate's forecast says when it gives no number, by reason (short)."""
 
 
-def needed_text(needed: int | None, reason: str | None, *, short: bool = False) -> str:
-    """A closed gate's forecast in words: the number of traces, or why there is none.
+def needed_text(needed: int | None, reason: str | None, *, short: bool = False,
+                span: list[int | None] | None = None) -> str:
+    """A closed gate's forecast in words: the number of traces, or why there is none, and the
+    forecast's range when there is one (``span``: [low, high], high None beyond 100·n).
 
     >>> needed_text(1200, "insufficient_evidence")
     'about 1,200 more calibration-eligible traces are expected to be needed'
@@ -48,11 +50,18 @@ def needed_text(needed: int | None, reason: str | None, *, short: bool = False) 
     '~1,200 more traces'
     >>> needed_text(None, "too_early_to_tell", short=True)
     'too early to tell how many more traces are needed'
+    >>> needed_text(None, "evidence_too_thin", short=True, span=[120, 900])
+    'how many more traces is too uncertain to say (likely 120–900)'
     """
     if needed is not None:
-        return (f"~{needed:,} more traces" if short else
+        text = (f"~{needed:,} more traces" if short else
                 f"about {needed:,} more calibration-eligible traces are expected to be needed")
-    return NO_NUMBER.get(reason or "", "no forecast of how many more traces are needed")
+    else:
+        text = NO_NUMBER.get(reason or "", "no forecast of how many more traces are needed")
+    if span is not None and span[0] is not None:
+        text += (f" (likely {span[0]:,}–{span[1]:,})" if span[1] is not None
+                 else f" (likely over {span[0]:,})")
+    return text
 
 
 def explain(code: str | None) -> str:
