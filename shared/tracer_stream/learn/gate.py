@@ -136,6 +136,7 @@ def certify(
     n_cal: int | None = None,
     min_accepted: int = 0,
     plan: str = "fixed",
+    forecast: bool = True,
 ) -> GateResult:
     """Run the fixed-sequence walk of ``docs/gate.md`` and return its certificate.
 
@@ -162,6 +163,11 @@ def certify(
         most confident testable threshold, half from ``min_accepted``). Both keep FWER ≤ δ;
         the fallback walk certifies more often in some settings and covers less on average
         (``bench/b1_walk.py``, BENCHMARKS.md), so it is not the default.
+    forecast
+        Whether a closed gate forecasts the traces it still needs (:func:`closed_forecast`, a
+        simulation of a tenth of a second or so); without it a closed gate has only
+        :func:`closed_reason` and ``traces_needed`` None (validity simulations that only need
+        the threshold).
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)
@@ -182,6 +188,12 @@ def certify(
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
             min_accepted=min_accepted,
         )
+    if not forecast:
+        return GateResult(
+            alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
+            n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
+            n_min=need, n_tested=n_tested, reason=closed_reason(n, total, alpha, delta),
+            traces_needed=None, min_accepted=min_accepted)
     reason, guess = closed_forecast(scores, errors, grid, n, total, alpha, delta, plan=plan)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,

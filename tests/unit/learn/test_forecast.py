@@ -93,3 +93,15 @@ def test_a_closed_gate_without_a_number_says_why_in_the_forecast_vocabulary():
         assert res.reason in FORECAST_REASONS
     else:
         assert res.reason in ("too_few_accepted", "insufficient_evidence")
+
+
+def test_without_the_forecast_a_closed_gate_keeps_its_reason_and_gives_no_number():
+    rng = np.random.default_rng(4)
+    scores = rng.random(300)
+    errors = rng.random(300) < 0.1 * (1 - scores)
+    grid = threshold_grid(rng.random(1000))
+    full = certify(scores, errors, grid, alpha=0.98, delta=0.05)
+    bare = certify(scores, errors, grid, alpha=0.98, delta=0.05, forecast=False)
+    assert not full.certified and not bare.certified
+    assert bare.traces_needed is None and bare.traces_low is None
+    assert bare.reason in ("too_few_accepted", "insufficient_evidence")
