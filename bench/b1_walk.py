@@ -20,6 +20,7 @@ Prints a table and writes bench/results/b1_walk.json (b1_forecast.json).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -30,10 +31,18 @@ from typing import Any
 
 import numpy as np
 from _common import add_common_args, bench_cache, embeddings, load_dataset, machine, write_json
+from scipy.stats import beta
 
 from tracer_stream.embed import load_embedder
-from tracer_stream.learn.forecast import start_share
-from tracer_stream.learn.gate import GateResult, certify, threshold_grid
+from tracer_stream.learn.forecast import pass_probability, start_share, traces_to_certify
+from tracer_stream.learn.gate import (
+    GateResult,
+    certify,
+    counts_on_grid,
+    n_min,
+    threshold_grid,
+    walk,
+)
 
 DELTA = 0.05
 GRID = 200
@@ -155,51 +164,124 @@ def run_cell(pop: Population, alpha: float, n_cal: int, reps: int, seed: int
 LADDER = 2.0 ** (np.arange(-4, 5) / 2)  # 0.25 .. 4 times the forecast
 
 
+def old_traces_to_certify(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, *,
+                          alpha: float, delta: float, n_cal: int) -> int | None:
+    """The forecast before the predictive simulation (kept here only to compare): the
+    smallest size on a geometric ladder up to 100·n at which the likeliest grid test passes
+    with probability ≥ 1/2 (:func:`~tracer_stream.learn.forecast.pass_probability`), minus n;
+    None when no rate is (credibly, 95% Jeffreys) below ε or beyond the ladder."""
+    n, k = counts_on_grid(scores, errors, grid)
+    eps = 1.0 - alpha
+    big = n >= 1.0 / eps
+    usable = big if big.any() else n > 0
+    if not (usable & (k < eps * n)).any():
+        return None
+    upper = np.where(usable, beta.ppf(0.95, k + 0.5, n - k + 0.5), 1.0)
+    if not (upper < eps).any():
+        return None
+    sizes = np.unique(np.rint(max(n_cal, 1) * np.geomspace(1.0, 100.0, 200)).astype(int))
+    floor = n_min(alpha, delta)
+
+    def prob(size: int) -> float:
+        share, p = pass_probability(scores, errors, grid, alpha=alpha, delta=delta, n_cal=size)
+        return float(p[share * size >= floor].max(initial=0.0))
+
+    lo, hi = -1, len(sizes) - 1
+    if prob(int(sizes[hi])) < 0.5:
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if prob(int(sizes[mid])) >= 0.5:
+            hi = mid
+        else:
+            lo = mid
+    return max(int(sizes[hi]) - n_cal, 1)
+
+
+def opens(pop: Population, val: np.ndarray, cal: np.ndarray, alpha: float) -> bool:
+    """Whether the default gate (grid and start from ``val``) certifies on ``cal`` (the walk
+    alone, without the closed gate's forecast)."""
+    vs, ve = pop.scores[val], pop.errors[val]
+    grid = threshold_grid(vs, GRID)
+    share = start_share(vs, ve, grid, alpha=alpha, delta=DELTA, n_cal=len(cal))
+    n, k = counts_on_grid(pop.scores[cal], pop.errors[cal], grid)
+    return walk(n, k, alpha, DELTA, round(share * len(cal)))[0] is not None
+
+
+def grown(pop: Population, val: np.ndarray, cal: np.ndarray, extra_val: np.ndarray,
+          extra_cal: np.ndarray, alpha: float) -> Callable[[int], bool]:
+    """Whether the gate is open when the draws grow by their first m extra items (cached)."""
+
+    @functools.cache
+    def open_at(m: int) -> bool:
+        return opens(pop, np.r_[val, extra_val[:m]], np.r_[cal, extra_cal[:m]], alpha)
+
+    return open_at
+
+
 def forecast_cell(pop: Population, alpha: float, n: int, reps: int, seed: int,
                   max_total: int) -> dict[str, Any]:
-    """Subsampling check of the traces-needed forecast (default walk): at n traces (closed
-    gate) forecast N, then grow the same draws to n + f·N (f on :data:`LADDER`) and record the
-    first f at which the gate opens; a hit is f in [1/2, 2]. Also records whether the total
-    n + f·N is within a factor 2 of n + N."""
+    """Subsampling check of the traces-needed forecast (default walk), old and new on the
+    same draws. At n traces (closed gate) each forecasts N or refuses; the same draws then
+    grow (validation and calibration alike). A hit: the first f on :data:`LADDER` at which
+    the gate is open at n + f·N is in [1/2, 2]. The new forecast's range is checked too: the
+    first size on a geometric ladder (the forecast's own, n/50 … 100·n, up to ``max_total``)
+    at which the gate is open, against [low, high]."""
     rng = np.random.default_rng(seed)
-    outcome: dict[str, int] = defaultdict(int)
-    checks: list[tuple[int, float | None]] = []  # (forecast N, first factor that opened)
+    counts: dict[str, int] = defaultdict(int)
+    checks: dict[str, list[tuple[int, float | None]]] = {"old": [], "new": []}
+    ranges: list[tuple[int | None, int | None, int | None]] = []  # (low, high, first opened)
+    seconds: list[float] = []
+    fine = np.unique(np.rint(np.geomspace(n / 50, 100 * n, 32)).astype(int))
+    fine = fine[n + fine <= max_total]
     for _ in range(reps):
         val = rng.integers(0, len(pop.scores), n)
         cal = rng.integers(0, len(pop.scores), n)
-        res, _ = gate(pop, val, cal, alpha, "fixed")
-        if res.certified:
-            outcome["open_already"] += 1
+        vs, ve = pop.scores[val], pop.errors[val]
+        grid = threshold_grid(vs, GRID)
+        start = round(start_share(vs, ve, grid, alpha=alpha, delta=DELTA, n_cal=n) * n)
+        cs, ce = pop.scores[cal], pop.errors[cal]
+        if certify(cs, ce, grid, alpha=alpha, delta=DELTA, min_accepted=start).certified:
+            counts["open_already"] += 1
             continue
-        if res.traces_needed is None:
-            outcome[f"no_forecast:{res.reason}"] += 1
-            continue
-        more = res.traces_needed
-        if n + 4 * more > max_total:
-            outcome["too_far_to_check"] += 1
-            continue
-        extra_val = rng.integers(0, len(pop.scores), 4 * more)
-        extra_cal = rng.integers(0, len(pop.scores), 4 * more)
-        first = None
-        for f in LADDER:
-            m = round(f * more)
-            grown, _ = gate(pop, np.r_[val, extra_val[:m]], np.r_[cal, extra_cal[:m]], alpha,
-                            "fixed")
-            if grown.certified:
-                first = float(f)
-                break
-        checks.append((more, first))
-        if first is None:
-            outcome["closed_at_4x"] += 1
-        else:
-            outcome["hit" if 0.5 <= first <= 2.0 else "miss"] += 1
-    checked = len(checks)
-    # the same check on the total: n + f·N within a factor 2 of n + N
-    total_hits = sum(f is not None and 0.5 <= (n + f * m) / (n + m) <= 2.0 for m, f in checks)
-    return {"population": pop.name, "alpha": alpha, "n": n, "reps": reps,
-            "checked": checked, "hit_rate": outcome["hit"] / checked if checked else None,
-            "total_hit_rate": total_hits / checked if checked else None,
-            "checks": checks, **dict(outcome)}
+        counts["closed"] += 1
+        t0 = time.perf_counter()
+        new = traces_to_certify(cs, ce, grid, alpha=alpha, delta=DELTA, n_cal=n)
+        seconds.append(time.perf_counter() - t0)
+        said = {"old": old_traces_to_certify(cs, ce, grid, alpha=alpha, delta=DELTA, n_cal=n),
+                "new": new.more}
+        counts[f"new_refused:{new.reason}" if new.more is None else "new_number"] += 1
+        counts["old_refused" if said["old"] is None else "old_number"] += 1
+        top = max([int(fine[-1]) if fine.size else 0]
+                  + [4 * m for m in said.values() if m is not None and n + 4 * m <= max_total])
+        open_at = grown(pop, val, cal, rng.integers(0, len(pop.scores), top),
+                        rng.integers(0, len(pop.scores), top), alpha)
+        for key, more in said.items():
+            if more is None:
+                continue
+            if n + 4 * more > max_total:
+                counts[f"{key}_too_far_to_check"] += 1
+                continue
+            first = next((float(f) for f in LADDER if open_at(round(f * more))), None)
+            checks[key].append((more, first))
+        if new.low is not None:
+            ranges.append((new.low, new.high,
+                           next((int(x) for x in fine if open_at(int(x))), None)))
+    row: dict[str, Any] = {"population": pop.name, "alpha": alpha, "n": n, "reps": reps,
+                           **dict(counts), "checks": checks, "ranges": ranges,
+                           "forecast_seconds_median": statistics.median(seconds)
+                           if seconds else None}
+    for key, cs_ in checks.items():
+        row[f"{key}_checked"] = len(cs_)
+        row[f"{key}_hits"] = sum(f is not None and 0.5 <= f <= 2.0 for _, f in cs_)
+    known = [(lo, hi, x) for lo, hi, x in ranges if x is not None or hi is None
+             or n + hi <= max_total]
+    row["range_checked"] = len(known)
+    row["range_inside"] = sum(
+        (x is None and hi is None) or (x is not None and lo <= x and (hi is None or x <= hi))
+        for lo, hi, x in known)
+    row["range_below"] = sum(x is not None and x < lo for lo, _, x in known)
+    return row
 
 
 def print_row(r: dict[str, Any]) -> None:
@@ -224,6 +306,8 @@ def main() -> None:
     parser.add_argument("--forecast", action="store_true",
                         help="check the traces-needed forecast instead of the walks")
     parser.add_argument("--forecast-n", type=int, nargs="+", default=[200, 500, 1000])
+    parser.add_argument("--forecast-out", default="b1_forecast.json",
+                        help="result file of --forecast (under bench/results)")
     parser.add_argument("--max-total", type=int, default=40_000,
                         help="forecasts beyond this many traces are not checked")
     args = parser.parse_args()
@@ -241,8 +325,8 @@ def main() -> None:
                     cells.append(forecast_cell(pop, alpha, n, args.reps, pi * 1000 + n,
                                                args.max_total))
                     print({k: v for k, v in cells[-1].items()
-                           if k != "checks"}, flush=True)
-                    path = write_json("b1_forecast.json", {
+                           if k not in ("checks", "ranges")}, flush=True)
+                    path = write_json(args.forecast_out, {
                         "command": "python " + " ".join(sys.argv), "machine": started,
                         "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
                         "cells": cells})

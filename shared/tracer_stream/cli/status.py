@@ -105,12 +105,13 @@ def _last_reason(registry: Registry, name: str) -> str:
 
 
 def _needed(registry: Registry, name: str) -> str:
+    from tracer_stream.report import needed_text
+
     for event in registry.history(name, limit=10):
         if event.get("action") == "refit_rejected":
             needed = event.get("traces_needed")
-            return ("; the gate expects to need about "
-                    f"{int(needed):,} more calibration traces" if needed is not None
-                    else "; more traces of the same kind are not expected to help")
+            return "; " + needed_text(None if needed is None else int(needed),
+                                      event.get("reason"))
         if event.get("action") == "promote":
             return ""
     return ""

@@ -1,6 +1,6 @@
 """The reasons every service writes on what it does not answer itself: one vocabulary.
 
-Three kinds of outcome carry a reason, and each kind has one enum here:
+Three kinds of outcome carry a reason, and each kind has one enum here (plus the closed gate):
 
 * :class:`DeferReason` — the router sends the request to the LLM instead of answering it (the
   ``reason`` of an :class:`~tracer_stream.contracts.LLMRequest` and of the trace the answer
@@ -10,6 +10,8 @@ Three kinds of outcome carry a reason, and each kind has one enum here:
   :class:`~tracer_stream.contracts.DeadLetter`. A dead letter is the request's one outcome.
 * :class:`RefusalReason` — why a message could not be read at all (the codec's
   :class:`~tracer_stream.errors.ContractError` reasons); these also end up as dead letters.
+* :class:`GateReason` — why a fit's gate certified nothing (no request carries it: it is on
+  the model's certificate and on the trainer's rejected refits).
 
 The members are ``str`` subclasses, so they compare equal to the strings on the wire and
 serialise as those strings:
@@ -127,4 +129,28 @@ class DeadLetterReason(StrEnum):
     e.g. ``[rate_limited]``)."""
 
 
-__all__ = ["WHOLE_TASK", "DeadLetterReason", "DeferReason", "RefusalReason"]
+class GateReason(StrEnum):
+    """Why a fit's gate certified nothing at an α (``reason`` of the certificate, the model
+    manifest's frontier entries and a rejected refit's registry event). The first three come
+    with a forecast of the traces still needed; the forecast's own reasons say why it gives
+    no number (``learn/forecast.py``)."""
+
+    NO_CALIBRATION_DATA = "no_calibration_data"
+    """There were no calibration traces."""
+    TOO_FEW_ACCEPTED = "too_few_accepted"
+    """No threshold accepts the ``n_min`` calibration traces an exact test needs."""
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence"
+    """The walk's test failed: the evidence is not yet strong enough at 1 − δ."""
+    AGREEMENT_BELOW_TARGET = "agreement_below_target"
+    """No threshold's disagreement is credibly below 1 − α: more traces will not help."""
+    TOO_EARLY_TO_TELL = "too_early_to_tell"
+    """Too few traces to tell whether more traces would open the gate."""
+    BEYOND_HORIZON = "beyond_horizon"
+    """The gate is expected to open only after more than 100 times the current traces."""
+    EVIDENCE_TOO_THIN = "evidence_too_thin"
+    """More traces are expected to open the gate, but how many is too uncertain to say."""
+    NO_LABEL_CERTIFIED = "no_label_certified"
+    """Per-label mode: no label could be certified on its own."""
+
+
+__all__ = ["WHOLE_TASK", "DeadLetterReason", "DeferReason", "GateReason", "RefusalReason"]

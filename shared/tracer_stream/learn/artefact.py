@@ -139,6 +139,7 @@ class Artefact:
             "agreement": pol.calibration["agreement"],
             "reason": pol.reason,
             "traces_needed": pol.traces_needed,
+            "traces_range": pol.traces_range,
             "frontier": [p.to_dict() for p in self.frontier.values()],
         })
         return out

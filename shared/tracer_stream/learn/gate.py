@@ -22,15 +22,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import beta, binom
+from scipy.stats import binom
 
 from ..errors import LearnError
 
+if TYPE_CHECKING:
+    from .forecast import TracesForecast
+
 NEG_INF = -math.inf
-_ONE_SIGMA = 0.8413  # one-sided level of the planning bound in closed_reason
 
 
 def n_min(alpha: float, delta: float) -> int:
@@ -79,7 +81,8 @@ class GateResult:
 
     ``threshold`` is None when nothing was certified; then ``reason`` says why and
     ``traces_needed`` how many more calibration-eligible traces are expected to be needed
-    (None when more data would not help, e.g. the surrogate is below α everywhere).
+    (None when the forecast gives no number; ``reason`` then says why), with
+    ``traces_low``–``traces_high`` the forecast's 20–80% range (high None: beyond 100·n).
     """
 
     alpha: float
@@ -97,6 +100,8 @@ class GateResult:
     reason: str | None
     traces_needed: int | None
     min_accepted: int = 0  # where the walk started (accepted calibration items, fixed before)
+    traces_low: int | None = None
+    traces_high: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -131,6 +136,7 @@ def certify(
     n_cal: int | None = None,
     min_accepted: int = 0,
     plan: str = "fixed",
+    forecast: bool = True,
 ) -> GateResult:
     """Run the fixed-sequence walk of ``docs/gate.md`` and return its certificate.
 
@@ -161,6 +167,11 @@ def certify(
         critical count), all of δ; valid by the same argument as ``"fixed"``, and measured
         slightly better on average (``bench/b1_power.py``, BENCHMARKS.md "B1-walk"), but not
         the default either.
+    forecast
+        Whether a closed gate forecasts the traces it still needs (:func:`closed_forecast`, a
+        simulation of a tenth of a second or so); without it a closed gate has only
+        :func:`closed_reason` and ``traces_needed`` None (validity simulations that only need
+        the threshold).
     """
     total = len(scores) if n_cal is None else n_cal
     need = n_min(alpha, delta)
@@ -184,12 +195,18 @@ def certify(
             p_value=last_p, n_min=need, n_tested=n_tested, reason=None, traces_needed=0,
             min_accepted=min_accepted,
         )
-    reason, more = closed_forecast(scores, errors, grid, n, k, total, alpha, delta)
+    if not forecast:
+        return GateResult(
+            alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
+            n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
+            n_min=need, n_tested=n_tested, reason=closed_reason(n, total, alpha, delta),
+            traces_needed=None, min_accepted=min_accepted)
+    reason, guess = closed_forecast(scores, errors, grid, n, total, alpha, delta, plan=plan)
     return GateResult(
         alpha=alpha, delta=delta, certified=False, threshold=None, n_cal=total,
         n_accepted=0, disagreements=0, coverage=0.0, agreement=None, p_value=None,
-        n_min=need, n_tested=n_tested, reason=reason, traces_needed=more,
-        min_accepted=min_accepted,
+        n_min=need, n_tested=n_tested, reason=reason, traces_needed=guess.more,
+        min_accepted=min_accepted, traces_low=guess.low, traces_high=guess.high,
     )
 
 
@@ -301,60 +318,37 @@ def walk(n: np.ndarray, k: np.ndarray, alpha: float, delta: float, min_accepted:
 
 
 def closed_forecast(scores: np.ndarray, errors: np.ndarray, grid: np.ndarray, n: np.ndarray,
-                    k: np.ndarray, n_cal: int, alpha: float, delta: float
-                    ) -> tuple[str, int | None]:
-    """Why a walk certified nothing (:func:`closed_reason`) and how many more calibration
-    traces it is forecast to need (:func:`~.forecast.traces_to_certify`). None when it cannot
-    say (every observed rate ≥ ε: the reason becomes ``agreement_below_target``; rates not
-    credibly below ε; beyond the horizon), except with ``too_few_accepted``, where the answer
-    is the floor: traces for ``n_min`` accepted items at the most lenient threshold's share.
-    """
-    from .forecast import traces_to_certify  # forecast builds on this module
+                    n_cal: int, alpha: float, delta: float, *, plan: str = "fixed"
+                    ) -> tuple[str, TracesForecast]:
+    """Why a walk certified nothing, and how many more calibration traces it is forecast to
+    need (:func:`~.forecast.traces_to_certify`).
 
-    reason, _ = closed_reason(n, k, n_cal, alpha, delta)
+    With a number the reason is :func:`closed_reason`'s (``too_few_accepted`` or
+    ``insufficient_evidence``); without one it is the forecast's reason for giving none
+    (:data:`~.forecast.FORECAST_REASONS`: ``agreement_below_target``, ``too_early_to_tell``,
+    ``beyond_horizon``, ``evidence_too_thin``). With no calibration data the answer is
+    ``n_min``, the fewest traces a test can pass with.
+    """
+    from .forecast import TracesForecast, traces_to_certify  # forecast builds on this module
+
+    reason = closed_reason(n, n_cal, alpha, delta)
     if reason == "no_calibration_data":
-        return reason, n_min(alpha, delta)
-    guess = traces_to_certify(scores, errors, grid, alpha=alpha, delta=delta, n_cal=n_cal)
-    if guess.reason == "agreement_below_target":
-        return guess.reason, None
-    if guess.more is None and reason == "too_few_accepted":
-        # no forecast, but a floor: n_min accepted items at the most lenient threshold's share
-        return reason, max(1, math.ceil(n_min(alpha, delta) * n_cal / int(n.max())) - n_cal)
-    return reason, guess.more
+        return reason, TracesForecast(n_min(alpha, delta), None)
+    guess = traces_to_certify(scores, errors, grid, alpha=alpha, delta=delta, n_cal=n_cal,
+                              plan=plan)
+    return (reason if guess.reason is None else guess.reason), guess
 
 
-def closed_reason(
-    n: np.ndarray, k: np.ndarray, n_cal: int, alpha: float, delta: float, *,
-    blocking: int | None = None,
-) -> tuple[str, int | None]:
-    """Why a walk certified nothing, and how many more traces are expected to be needed.
+def closed_reason(n: np.ndarray, n_cal: int, alpha: float, delta: float) -> str:
+    """Why a walk certified nothing, from the accepted counts alone: ``no_calibration_data``,
+    ``too_few_accepted`` (no threshold accepts ``n_min`` items) or ``insufficient_evidence``.
 
-    When the walk ran a test (``blocking``: the grid index of its first test, which failed and
-    stopped it) and that threshold's observed disagreement rate is below ε, the estimate is the
-    calibration size at which that test would pass. Otherwise it is the smallest such size over
-    the grid thresholds whose observed rate is below ε (among those with at least ``n_min``
-    accepted items, or all of them when none has). The answer is that size minus ``n_cal``;
-    None when no threshold's observed rate is below ε.
-
-    The rate used is a one-sided 84% (one-sigma) Jeffreys upper bound of the observed rate
-    where that bound is below ε, else the observed rate, so that the estimate is not an
-    optimistic point forecast.
+    >>> closed_reason(np.array([10, 40]), 40, 0.95, 0.05)
+    'too_few_accepted'
     """
-    need = n_min(alpha, delta)
     if n_cal == 0 or int(n.max(initial=0)) == 0:
-        return "no_calibration_data", need
-    reason = "too_few_accepted" if int(n.max()) < need else "insufficient_evidence"
-    usable = (n >= need) if reason == "insufficient_evidence" else (n > 0)
-    rate = k / np.maximum(n, 1)
-    cand = np.flatnonzero(usable & (rate < 1.0 - alpha))
-    if blocking is not None and rate[blocking] < 1.0 - alpha:
-        cand = np.array([blocking])
-    if cand.size == 0:
-        return "agreement_below_target", None
-    upper = beta.ppf(_ONE_SIGMA, k[cand] + 0.5, n[cand] - k[cand] + 0.5)
-    planning = np.where(upper < 1.0 - alpha, upper, rate[cand])
-    total = accepted_needed(planning, alpha, delta) / (n[cand] / n_cal)
-    return reason, max(1, math.ceil(float(total.min())) - n_cal)
+        return "no_calibration_data"
+    return "too_few_accepted" if int(n.max()) < n_min(alpha, delta) else "insufficient_evidence"
 
 
 def accepted_needed(rate: np.ndarray | float, alpha: float, delta: float) -> np.ndarray:

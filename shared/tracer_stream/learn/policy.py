@@ -75,6 +75,15 @@ class Policy:
     def threshold(self) -> float:
         return self.stages[0].threshold
 
+    @property
+    def traces_range(self) -> list[int | None] | None:
+        """The first stage's forecast range [low, high] of the traces still needed (None when
+        certified or without a range; high None: beyond 100 times the current traces)."""
+        gate = self.stages[0].gate
+        if self.certified or gate.traces_low is None:
+            return None
+        return [gate.traces_low, gate.traces_high]
+
     def decide(self, signals: dict[str, Signals]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(label ids, accepted, score of the answering stage) for a batch."""
         first = signals[self.stages[0].member]
@@ -100,6 +109,7 @@ class Policy:
             "threshold": _json_float(self.threshold),
             "reason": self.reason,
             "traces_needed": self.traces_needed,
+            "traces_range": self.traces_range,
             "stages": [s.to_dict() for s in self.stages],
             "calibration": self.calibration,
             "validation": self.validation,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracer_stream.report import explain
+from tracer_stream.report import explain, needed_text
 
 __all__ = ["certificate_text", "frontier_text", "label_needs_text"]
 
@@ -39,13 +39,11 @@ def certificate_text(manifest: dict[str, Any]) -> str:
                   f"  family {manifest['family']} · surrogate {', '.join(manifest['surrogate'])}"
                   f" · threshold {_thr(manifest['threshold'])}"]
     else:
-        needed = manifest["traces_needed"]
         lines += [f"certificate at α = {a:g}, δ = {d:g}: GATE CLOSED ({manifest['reason']})",
                   f"  {explain(manifest['reason'])}",
-                  "  every input goes to the teacher; " + (
-                      f"expect to need about {_count(needed, 'more calibration-eligible trace')}"
-                      if needed is not None
-                      else "more traces of the same kind are not expected to help")]
+                  "  every input goes to the teacher; "
+                  + needed_text(manifest["traces_needed"], manifest["reason"],
+                                span=manifest.get("traces_range"))]
     n_cal = manifest["n_cal"]
     if manifest["certified"]:
         lines.append(f"  calibration: {manifest['n_accepted']:,} of {n_cal:,} traces handled "
@@ -65,10 +63,10 @@ def frontier_text(frontier: list[dict[str, Any]]) -> str:
         cal = p["calibration"]
         if p["certified"]:
             todo = ""
-        elif p["traces_needed"] is None:
-            todo = f"more traces will not help ({p['reason']})"
         else:
-            todo = f"~{_count(p['traces_needed'], 'more trace')} ({p['reason']})"
+            more = needed_text(p["traces_needed"], p["reason"], short=True,
+                               span=p.get("traces_range"))
+            todo = f"{more} ({p['reason']})"
         rows.append(f"  {p['alpha']:>5.3g}  {'certified' if p['certified'] else 'closed':<9}  "
                     f"{p['family']:<6}  {_thr(p['threshold'] if p['certified'] else None):>9}  "
                     f"{_pct(cal['coverage'] if p['certified'] else None):>8}  "

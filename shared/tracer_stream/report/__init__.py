@@ -9,7 +9,7 @@ See ``docs/offline-cli.md`` (``tracer-stream report``) for what the sections mea
 
 from .document import SCHEMA, build_report, jsonable, render_json
 from .page import render_html
-from .texts import DEFERRAL_REASONS, GATE_REASONS, explain
+from .texts import DEFERRAL_REASONS, GATE_REASONS, explain, needed_text
 
 __all__ = ["DEFERRAL_REASONS", "GATE_REASONS", "SCHEMA", "build_report", "explain", "jsonable",
-           "render_html", "render_json"]
+           "needed_text", "render_html", "render_json"]

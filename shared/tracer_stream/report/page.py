@@ -12,7 +12,7 @@ from typing import Any
 
 from .style import CSS
 from .svg import Series, hbar_chart, line_chart
-from .texts import explain, splits_text
+from .texts import explain, needed_text, splits_text
 
 __all__ = ["render_html"]
 
@@ -80,9 +80,7 @@ def _certificate(doc: dict[str, Any]) -> str:
                            f"p = {esc(_p(s['p_value']))}</dd>"
                            for i, s in enumerate(c["stages"]) if len(c["stages"]) > 1))
     else:
-        needed = (f"about {num(c['traces_needed'])} more calibration-eligible traces are "
-                  "expected to be needed" if c["traces_needed"] is not None
-                  else "more traces of the same kind are not expected to help")
+        needed = esc(needed_text(c["traces_needed"], c["reason"]))
         headline = (f"Gate closed at α = {c['alpha']:g}: {esc(c['reason_text'])}. "
                     f"Every input goes to the teacher; {needed}.")
         cls = "closed"
@@ -156,8 +154,7 @@ def _status(certified: bool) -> str:
 def _needed(r: dict[str, Any]) -> str:
     if r["certified"]:
         return "—"
-    more = (f"~{num(r['traces_needed'])} more traces" if r["traces_needed"] is not None
-            else "more traces will not help")
+    more = esc(needed_text(r["traces_needed"], r["reason"], short=True))
     return f'{more} <span class="muted">({esc(r["reason"])})</span>'
 
 

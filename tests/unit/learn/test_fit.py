@@ -19,6 +19,7 @@ from tracer_stream.learn import (
     calibration_partition,
     fit,
 )
+from tracer_stream.learn.forecast import FORECAST_REASONS
 
 from .conftest import DIM, REF, make_traces
 
@@ -105,16 +106,22 @@ def test_gate_closed_with_reason_and_traces_needed():
                                                     target_alpha=0.98, families=("global",)))
     assert not art.certified and art.threshold is None
     m = art.manifest
-    assert m["reason"] in ("agreement_below_target", "insufficient_evidence", "too_few_accepted")
+    assert m["reason"] in ("insufficient_evidence", "too_few_accepted", *FORECAST_REASONS)
     res = art.route(X[:5])
     assert set(res.reasons) == {"gate_closed"} and not res.accepted.any()
 
 
-def test_too_few_calibration_traces_reports_how_many_more():
+def test_too_few_calibration_traces_say_how_many_more_or_why_not():
     X, y = make_traces(200, spread=1.2, seed=4)
     art = fit(X, y, embedder=REF, config=FitConfig(zoo="fast", calibration_fraction=0.1))
-    if not art.certified:
-        assert art.manifest["traces_needed"] is not None and art.manifest["traces_needed"] > 0
+    m = art.manifest
+    if art.certified:
+        assert m["traces_needed"] == 0
+    elif m["traces_needed"] is None:
+        assert m["reason"] in FORECAST_REASONS
+    else:
+        assert m["traces_needed"] > 0 and m["reason"] in ("too_few_accepted",
+                                                          "insufficient_evidence")
 
 
 def test_given_partition_and_unseen_calibration_label_counts_as_disagreement(traces):

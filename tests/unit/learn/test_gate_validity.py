@@ -54,7 +54,7 @@ def violations(curve, n: int, alpha: float, rule: str, seed: int) -> tuple[int, 
         s = rng.random(n)
         e = rng.random(n) < curve(s)
         if rule == "ltt":
-            lam = certify(s, e, grid, alpha=alpha, delta=DELTA).threshold
+            lam = certify(s, e, grid, alpha=alpha, delta=DELTA, forecast=False).threshold
         else:
             lam = naive_threshold(s, e, grid, alpha)
         if lam is None:
@@ -107,7 +107,8 @@ def count_start_violations(curve, n: int, alpha: float, start_share: float,
     for _ in range(N_DRAWS):
         s = rng.random(n)
         e = rng.random(n) < curve(s)
-        lam = certify(s, e, grid, alpha=alpha, delta=DELTA, min_accepted=m, plan=plan).threshold
+        lam = certify(s, e, grid, alpha=alpha, delta=DELTA, min_accepted=m, plan=plan,
+                      forecast=False).threshold
         if lam is None:
             continue
         deployed += 1

@@ -84,14 +84,16 @@ def test_json_and_html_show_the_same_content(fitted: Fitted, tmp_path: Path) -> 
     assert page.count('<div class="card">') == len(cards) + len(doc["contrastive_pairs"])
 
 
-@pytest.mark.parametrize(("needed", "expected"), [
-    (1234, "about 1,234 more calibration-eligible traces"),
-    (None, "more traces of the same kind are not expected to help"),
+@pytest.mark.parametrize(("needed", "reason", "expected"), [
+    (1234, "insufficient_evidence", "about 1,234 more calibration-eligible traces"),
+    (None, "agreement_below_target", "more traces of the same kind are not expected to help"),
+    (None, "too_early_to_tell", "too early to tell how many more traces"),
 ])
 def test_closed_gate_says_why_and_what_is_needed(everything: tuple[dict[str, Any], str],
-                                                 needed: int | None, expected: str) -> None:
+                                                 needed: int | None, reason: str,
+                                                 expected: str) -> None:
     doc = json.loads(render_json(everything[0]))
-    doc["certificate"].update(certified=False, threshold=None, reason="insufficient_evidence",
+    doc["certificate"].update(certified=False, threshold=None, reason=reason,
                               reason_text="not <yet> enough", traces_needed=needed)
     page = render_html(doc)
     assert "Gate closed at α = " in page and expected in page
