@@ -40,7 +40,7 @@ FAULTS = ["kill router", "pause redis", "llm rate_limited", "kill worker", "paus
 
 def inject(dep: FaultDeployment, fault: str) -> None:
     """Apply one fault and undo it (a restart, SIGCONT, the LLM back to normal)."""
-    kind, what = fault.split(" ", 1)
+    kind, _, what = fault.partition(" ")
     if kind == "kill":
         dep.kill(what)
         time.sleep(2.0)
