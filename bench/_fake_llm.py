@@ -1,6 +1,8 @@
 """A fake OpenAI-compatible LLM in a process of its own, for bench/b6_worker.py: the
-server of tests/unit/llm/llm_servers.py answering ``positive`` after ``--latency-s``, or after
-``--slow-s`` for a text that starts with ``slow``. Prints its port, serves until stdin closes.
+protocol code of tests/unit/llm/llm_servers.py on its asyncio (aiohttp) server, answering
+``positive`` after ``--latency-s``, or after ``--slow-s`` for a text that starts with ``slow``.
+The threaded server of the tests would itself become the bottleneck at hundreds of calls in
+flight. Prints ``port <n>``, serves until stdin closes.
 
     python bench/_fake_llm.py --latency-s 1 --slow-s 60
 """
@@ -8,14 +10,16 @@ server of tests/unit/llm/llm_servers.py answering ``positive`` after ``--latency
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.unit.llm import llm_servers
-from tests.unit.llm.llm_servers import Reply, prompt_text, running
+from tests.unit.llm.llm_servers import FakeLLM, Reply, prompt_text, serve_async
 
 
 def main() -> None:
@@ -28,12 +32,12 @@ def main() -> None:
         slow = prompt_text(body).startswith("slow")
         return Reply("positive", delay_s=args.slow_s if slow else args.latency_s)
 
-    # Hundreds of connections open at once: the socketserver default backlog of 5 would make
-    # the kernel drop SYNs and the client retry them a second later.
-    llm_servers._QuietServer.request_queue_size = 1024
-    with running("openai", reply) as server:
-        print(server.port, flush=True)
+    def exit_when_stdin_closes() -> None:
         sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    asyncio.run(serve_async(FakeLLM("openai", reply)))
 
 
 if __name__ == "__main__":

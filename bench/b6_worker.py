@@ -259,7 +259,7 @@ def main() -> None:
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             assert llm.stdout is not None
-            llm_url = f"http://127.0.0.1:{int(llm.stdout.readline())}/v1"
+            llm_url = f"http://127.0.0.1:{int(llm.stdout.readline().split()[-1])}/v1"
             stack.up()
             bench = Bench(stack, llm_url, unpack(args.base, Path(tmp) / "base"), Path(tmp))
             for which in ("streaming", "batch"):
