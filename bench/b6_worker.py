@@ -106,7 +106,10 @@ class Bench:
                                       "fetch_wait_max_ms": int(FETCH_WAIT_MS)})
         self.task = f"b5-{uuid.uuid4().hex[:6]}"
         registry = Registry.from_settings(stack.redis)
-        registry.put_task(Task(name=self.task, labels=["positive", "negative"]))
+        # a legacy {text} placeholder: the baseline's task model requires it, today's accepts it
+        registry.put_task(Task(name=self.task, labels=["positive", "negative"],
+                               prompt_template="Classify the text for '{task}'. Labels: {labels}"
+                                               "\nText: {text}"))
         registry.close()
 
     def start_worker(self, which: str, teacher: str, in_flight: int, topics: TopicSettings
@@ -248,6 +251,9 @@ def main() -> None:
                         default=["http", "replay"],
                         help="http: the fake server through the OpenAI backend; replay: the "
                              "replay teacher with 1 s latency (no HTTP client)")
+    parser.add_argument("--workers", nargs="+", choices=["streaming", "batch"],
+                        default=["streaming", "batch"],
+                        help="streaming: this checkout's worker; batch: the --base worker")
     parser.add_argument("--skip-isolation", action="store_true")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the stack on kill
@@ -262,7 +268,7 @@ def main() -> None:
             llm_url = f"http://127.0.0.1:{int(llm.stdout.readline().split()[-1])}/v1"
             stack.up()
             bench = Bench(stack, llm_url, unpack(args.base, Path(tmp) / "base"), Path(tmp))
-            for which in ("streaming", "batch"):
+            for which in args.workers:
                 for teacher in args.teachers:
                     for in_flight in (64, 256):
                         n = in_flight * args.per_slot
