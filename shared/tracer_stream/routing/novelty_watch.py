@@ -23,7 +23,7 @@ calls (the trainer closes the gate and recalibrates), never validity.
 >>> alarms = [watch.observe("t", "v1", 0.03, [i % 10 == 0 for i in range(j, j + 50)])
 ...           for j in range(0, 600, 50)]             # 10% novel against b = 3%
 >>> [a.scored for a in alarms if a is not None]       # one alarm for the version
-[121]
+[131]
 """
 
 from __future__ import annotations
