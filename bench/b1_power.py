@@ -41,13 +41,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from typing import Any
 
 import numpy as np
-from _common import add_common_args, machine, write_json
-from b1_walk import DELTA, GRID, SHAPES, Population, data_populations, synthetic
+from _common import add_common_args, machine
+from b1_walk import DELTA, GRID, SHAPES, Population, data_populations, sweep, synthetic
 from scipy.stats import betabinom, binom
 
 from tracer_stream.learn.forecast import expected_walk, start_share
@@ -200,17 +199,7 @@ def main() -> None:
         pops = [p for p in pops if p.name in args.populations]
     print(f"{'population':18} {'α':>4} {'n_cal':>5} {'orcl':>5} {'P*':>5} {'C1*':>5} "
           f"{'U*':>5} | " + " | ".join(f"{w}: cert cov viol" for w in WAYS))
-    rows: list[dict[str, Any]] = []
-    for n_cal in args.n_cal:
-        for pi, pop in enumerate(pops):
-            for alpha in args.alphas:
-                rows.append(run_cell(pop, alpha, n_cal, args.reps, seed=pi * 1000 + n_cal))
-                print_row(rows[-1])
-                path = write_json(args.out, {
-                    "command": "python " + " ".join(sys.argv), "machine": started,
-                    "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
-                    "cells": rows})
-    print(f"wrote {path}")
+    sweep(run_cell, print_row, pops, args, args.out, started, t0)
 
 
 if __name__ == "__main__":

@@ -334,13 +334,21 @@ def main() -> None:
         return
     print(f"{'population':22} {'α':>5} {'n_cal':>5} {'reps':>4} {'oracle':>6} | "
           "old: cert%  cov% viol% | new: cert%  cov% viol%")
+    sweep(run_cell, print_row, pops, args, "b1_walk.json", started, t0)
+
+
+def sweep(cell: Callable[..., dict[str, Any]], show: Callable[[dict[str, Any]], None],
+          pops: list[Population], args: argparse.Namespace, out: str, started: dict[str, Any],
+          t0: float) -> None:
+    """Run ``cell`` for every n_cal × population × α of ``args``, print each row with
+    ``show`` and rewrite bench/results/``out`` after each (a long run keeps what it did)."""
     rows: list[dict[str, Any]] = []
     for n_cal in args.n_cal:
         for pi, pop in enumerate(pops):
             for alpha in args.alphas:
-                rows.append(run_cell(pop, alpha, n_cal, args.reps, seed=pi * 1000 + n_cal))
-                print_row(rows[-1])
-                path = write_json("b1_walk.json", {
+                rows.append(cell(pop, alpha, n_cal, args.reps, seed=pi * 1000 + n_cal))
+                show(rows[-1])
+                path = write_json(out, {
                     "command": "python " + " ".join(sys.argv), "machine": started,
                     "delta": DELTA, "seconds": round(time.perf_counter() - t0, 1),
                     "cells": rows})
